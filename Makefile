@@ -1,0 +1,88 @@
+# zkfs build: every program into bin/, every test into build/tests/.
+# `make` builds, `make test` runs all tests, `make deps` installs Debian packages.
+
+CC       ?= cc
+SANITIZE ?=
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
+            -D_GNU_SOURCE -I. -MMD -MP
+LDLIBS   += -lpthread
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=$(SANITIZE)
+BUILD    := build/san
+else
+BUILD    := build/rel
+endif
+
+EVENT_LIBS := -levent -levent_pthreads
+TEST_LIBS  := -lcmocka
+
+COMMON_SRC := $(wildcard common/*.c)
+CORE_SRC   := $(filter-out zkfsd/main.c,$(wildcard zkfsd/*.c)) $(wildcard replication/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Test-only helpers linked against Apache ZooKeeper's C client (an oracle, never the product).
+ZKC_SRC    := $(wildcard tests/integration/*.c)
+ZKC_BIN    := $(ZKC_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+BENCH_SRC  := $(wildcard tests/bench/*.c)
+BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/%)
+
+PROGS := bin/zkfsd
+
+.PHONY: all test unit integration deps run bench clean format
+all: $(PROGS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+bin/zkfsd: $(BUILD)/zkfsd/main.o $(CORE_OBJ) $(COMMON_OBJ)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(EVENT_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/integration/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -I/usr/include/zookeeper -o $@ $< -lzookeeper_mt $(LDLIBS)
+
+$(BUILD)/tests/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -I/usr/include/zookeeper -o $@ $< -lzookeeper_mt $(LDLIBS)
+
+deps:
+	@sh tests/deps.sh
+
+# The test command: installs what is missing, builds, runs every test, ends with "N passed, N failed".
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(ZKC_BIN)
+	@BUILD=$(BUILD) sh tests/run.sh
+
+unit: all $(UNIT_BIN)
+	@BUILD=$(BUILD) ONLY=unit sh tests/run.sh
+
+integration: all $(ZKC_BIN)
+	@BUILD=$(BUILD) ONLY=integration sh tests/run.sh
+
+# The run command: a standalone server on 127.0.0.1:2181 with its data in ./data.
+run: deps
+	@$(MAKE) --no-print-directory all
+	./bin/zkfsd
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@BUILD=$(BUILD) sh tests/bench/run.sh
+
+format:
+	clang-format -i $(wildcard common/*.[ch] zkfsd/*.[ch] replication/*.[ch] fuse/*.[ch] tests/*/*.c)
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)
