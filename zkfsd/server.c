@@ -363,12 +363,7 @@ static struct znode *lookup(struct server *s, const struct zk_request *q)
     return tree_get(&s->tree, q->path);
 }
 
-static void stat_of(const struct znode *n, struct zk_stat *st)
-{
-    *st = n->stat;
-    st->numChildren = (int32_t)n->children.len;
-    st->dataLength = n->datalen > 0 ? n->datalen : 0;
-}
+static void stat_of(const struct znode *n, struct zk_stat *st) { tree_client_stat(n, st); }
 
 static int read_get_data(struct server *s, struct zconn *c, const struct zk_request *q, struct zk_response *res)
 {

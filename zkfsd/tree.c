@@ -111,6 +111,7 @@ int tree_init(struct ztree *t)
         tree_destroy(t);
         return -1;
     }
+    tree_get(t, "/zookeeper/config")->stat.aversion = -1; /* as ZooKeeper 3.8 shows it */
     return 0;
 }
 
@@ -128,6 +129,14 @@ void tree_destroy(struct ztree *t)
     hmap_free(&t->containers);
     acl_cache_free(&t->acls);
     memset(t, 0, sizeof(*t));
+}
+
+void tree_client_stat(const struct znode *n, struct zk_stat *out)
+{
+    *out = n->stat;
+    out->numChildren = (int32_t)n->children.len;
+    out->dataLength = n->datalen > 0 ? n->datalen : 0;
+    out->cversion = (int32_t)((uint32_t)n->stat.cversion * 2u - (uint32_t)out->numChildren);
 }
 
 struct znode *tree_get(const struct ztree *t, const char *path)
@@ -225,7 +234,7 @@ static int apply_create(struct ztree *t, const struct txn *x, struct txn_result 
         parent->stat.pzxid = x->zxid;
     }
     res->path = n->path;
-    res->stat = n->stat;
+    tree_client_stat(n, &res->stat);
     ev(ctx, n->path, ZEV_CREATED);
     ev(ctx, parent_event_path(parent), ZEV_CHILD);
     return ZOK;
@@ -273,7 +282,7 @@ static int apply_set_data(struct ztree *t, const struct txn *x, struct txn_resul
     n->stat.mzxid = x->zxid;
     n->stat.mtime = x->time;
     res->path = x->path;
-    res->stat = n->stat;
+    tree_client_stat(n, &res->stat);
     ev(ctx, n->path, ZEV_CHANGED);
     return ZOK;
 }
@@ -290,7 +299,7 @@ static int apply_set_acl(struct ztree *t, const struct txn *x, struct txn_result
     n->acl = acl;
     n->stat.aversion = x->version;
     res->path = x->path;
-    res->stat = n->stat;
+    tree_client_stat(n, &res->stat);
     return ZOK;
 }
 
