@@ -428,22 +428,3 @@ int32_t tree_count_descendants(const struct ztree *t, const struct znode *n)
         c += 1 + tree_count_descendants(t, s->val);
     return c;
 }
-
-void txn_free(struct txn *x)
-{
-    free(x->path);
-    free(x->data);
-    jute_free_acls(x->acl, x->nacl);
-    for (int32_t i = 0; i < x->nsubs; i++)
-        txn_free(&x->subs[i]);
-    free(x->subs);
-    memset(x, 0, sizeof(*x));
-}
-
-void txn_result_free(struct txn_result *r)
-{
-    for (int32_t i = 0; i < r->nsubs; i++)
-        txn_result_free(&r->subs[i]);
-    free(r->subs);
-    memset(r, 0, sizeof(*r));
-}

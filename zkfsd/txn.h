@@ -33,6 +33,12 @@ struct txn {
 /* Frees everything the txn owns (not the struct itself) and zeroes it. */
 void txn_free(struct txn *t);
 
+/* Appends the txn's byte encoding (header fields, type, body; multi sub-txns inline). */
+void txn_encode(struct jbuf *b, const struct txn *x);
+/* Decodes exactly n bytes into *x (owning its memory). ZOK, or ZMARSHALLINGERROR for
+ * malformed, truncated or trailing bytes, with *x left empty. */
+int txn_decode(const uint8_t *p, size_t n, struct txn *x);
+
 /* The result of applying a txn: what the reply needs. */
 struct txn_result {
     int32_t type;
