@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "zkfsd/config.h"
 #include "zkfsd/net.h"
+#include "zkfsd/storage.h"
 
 static void usage(FILE *f)
 {
@@ -63,14 +64,20 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
-    LOG_WARN("this version keeps the tree in memory only: a restart loses it (durability comes with the "
-             "transaction log)");
     struct net *n = net_new(&cfg);
     if (!n) {
         config_free(&cfg);
         return 1;
     }
+    struct storage *st = storage_open(&cfg, net_server(n), net_base(n), err, sizeof(err));
+    if (!st) {
+        LOG_ERROR("cannot start: %s", err);
+        net_free(n);
+        config_free(&cfg);
+        return 1;
+    }
     int rc = net_run(n);
+    storage_close(st);
     net_free(n);
     config_free(&cfg);
     LOG_INFO("stopped");

@@ -382,6 +382,8 @@ fail:
 }
 
 int net_port(const struct net *n) { return n->port; }
+struct server *net_server(struct net *n) { return n->srv; }
+struct event_base *net_base(struct net *n) { return n->base; }
 
 int net_run(struct net *n)
 {

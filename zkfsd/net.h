@@ -15,6 +15,9 @@ struct net *net_new(const struct zk_config *cfg);
 /* Runs until SIGINT/SIGTERM; returns 0 on a clean stop. */
 int net_run(struct net *n);
 void net_free(struct net *n);
+/* The core and the event base, for the storage driver. */
+struct server *net_server(struct net *n);
+struct event_base *net_base(struct net *n);
 /* The port actually bound (useful with clientPort=0). */
 int net_port(const struct net *n);
 

@@ -827,7 +827,7 @@ static void submit(struct server *s, struct txn *x, struct zconn *c, struct preq
         return;
     }
     if (s->io.log_append)
-        s->io.log_append(s->io.ctx, &p->txn);
+        s->io.log_append(s->io.log_ctx, &p->txn);
     else
         server_durable(s, p->txn.zxid);
 }
@@ -840,6 +840,25 @@ static void apply_sessions(struct server *s, const struct txn *x)
     else if (x->type == ZOP_CLOSESESSION)
         sess_remove(s->sessions, x->session);
 }
+
+void server_set_log(struct server *s, void (*log_append)(void *log_ctx, const struct txn *x), void *log_ctx)
+{
+    s->io.log_append = log_append;
+    s->io.log_ctx = log_ctx;
+}
+
+void server_replay(struct server *s, const struct txn *x)
+{
+    struct txn_result res;
+    tree_apply(&s->tree, x, &res, NULL, NULL);
+    if (res.err && x->type != ZOP_MULTI)
+        LOG_WARN("replayed txn 0x%" PRIx64 " (%s %s) gave %s", (uint64_t)x->zxid, zop_name(x->type),
+                 x->path ? x->path : "", zerr_name(res.err));
+    txn_result_free(&res);
+    apply_sessions(s, x);
+}
+
+void server_recovered(struct server *s) { s->prep.last_zxid = s->tree.last_zxid; }
 
 void server_durable(struct server *s, int64_t zxid)
 {

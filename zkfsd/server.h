@@ -31,7 +31,8 @@ struct server_io {
     void (*close)(void *ctx, struct zconn *c);
     /* Hand a prepared txn to the log; the driver later calls server_durable(zxid). NULL means
      * in-memory: the txn counts as durable at once. */
-    void (*log_append)(void *ctx, const struct txn *x);
+    void (*log_append)(void *log_ctx, const struct txn *x);
+    void *log_ctx;
 };
 
 struct server_opts {
@@ -104,6 +105,14 @@ struct server {
 struct server *server_new(const struct server_opts *opts, const struct server_io *io, int64_t now_mono,
                           int64_t now_wall);
 void server_free(struct server *s);
+
+/* Attaches the transaction log (after recovery): from now on every txn goes through it. */
+void server_set_log(struct server *s, void (*log_append)(void *log_ctx, const struct txn *x), void *log_ctx);
+/* Recovery: applies a txn read back from the log (no replies, no watches; sessions restart
+ * their timeouts from the current time). */
+void server_replay(struct server *s, const struct txn *x);
+/* Recovery is over: new txns continue after the last replayed zxid. */
+void server_recovered(struct server *s);
 
 /* Time passes: the driver calls this before each event. */
 void server_set_time(struct server *s, int64_t now_mono, int64_t now_wall);

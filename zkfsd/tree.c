@@ -51,7 +51,7 @@ static int set_data(struct ztree *t, struct znode *n, const uint8_t *data, int32
     t->data_bytes += (len > 0 ? len : 0) - (n->datalen > 0 ? n->datalen : 0);
     free(n->data);
     n->data = copy;
-    n->datalen = data || len == 0 ? (len < 0 ? -1 : len) : -1;
+    n->datalen = len < 0 ? -1 : len;
     n->stat.dataLength = len > 0 ? len : 0;
     return 0;
 }
@@ -400,6 +400,48 @@ void tree_apply(struct ztree *t, const struct txn *x, struct txn_result *res, tr
     apply_one(t, x, res, ev ? ev : noev, ctx);
     if (x->zxid > t->last_zxid)
         t->last_zxid = x->zxid;
+}
+
+int tree_restore_node(struct ztree *t, const char *path, const uint8_t *data, int32_t datalen,
+                      const struct zk_acl *acl, int32_t nacl, const struct zk_stat *st)
+{
+    struct znode *n = tree_get(t, path);
+    struct zk_acl_set *set = acl_intern(&t->acls, acl, nacl);
+    if (!set)
+        return -1;
+    if (!n) {
+        const char *slash = strrchr(path, '/');
+        if (!slash || path[1] == 0) {
+            acl_release(&t->acls, set);
+            return -1;
+        }
+        char *pp = strndup(path, (size_t)(slash - path));
+        struct znode *parent = pp ? tree_get(t, pp) : NULL;
+        free(pp);
+        if (!parent || !(n = node_new(path, strlen(path)))) {
+            acl_release(&t->acls, set);
+            return -1;
+        }
+        if (link_node(t, parent, n) < 0) {
+            acl_release(&t->acls, set);
+            node_free(t, n);
+            return -1;
+        }
+    } else {
+        untrack_ephemeral(t, n);
+    }
+    if (n->acl)
+        acl_release(&t->acls, n->acl);
+    n->acl = set;
+    if (set_data(t, n, data, datalen) < 0)
+        return -1;
+    int32_t nchildren = n->stat.numChildren;
+    n->stat = *st;
+    n->stat.numChildren = nchildren;
+    n->stat.dataLength = datalen > 0 ? datalen : 0;
+    if (n->parent)
+        n->parent->stat.numChildren = (int32_t)n->parent->children.len;
+    return track_ephemeral(t, n);
 }
 
 int32_t tree_children(const struct znode *n, const char ***out)

@@ -58,6 +58,12 @@ struct znode *tree_get(const struct ztree *t, const char *path);
  * The txn's path strings are borrowed by res; free res with txn_result_free. */
 void tree_apply(struct ztree *t, const struct txn *x, struct txn_result *res, tree_event_fn ev, void *ctx);
 
+/* Restores one node from a snapshot with its stored Stat (internal cversion): the parent must
+ * exist (snapshots list parents first); an existing node (the system ones) is overwritten.
+ * Returns 0, or -1 when the parent is missing or memory runs out. */
+int tree_restore_node(struct ztree *t, const char *path, const uint8_t *data, int32_t datalen,
+                      const struct zk_acl *acl, int32_t nacl, const struct zk_stat *st);
+
 /* The children of n as a malloc'd array of borrowed name pointers (valid until the next
  * change); returns the count, or -1 when out of memory. */
 int32_t tree_children(const struct znode *n, const char ***out);

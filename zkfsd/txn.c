@@ -2,6 +2,7 @@
  * snapshots' replay and, later, replication. */
 #include "zkfsd/txn.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,4 +179,53 @@ int txn_decode(const uint8_t *p, size_t n, struct txn *x)
         return ZMARSHALLINGERROR;
     }
     return ZOK;
+}
+
+static void print_body(FILE *out, const struct txn *x)
+{
+    fprintf(out, "%s", zop_name(x->type));
+    if (x->path)
+        fprintf(out, " %s", x->path);
+    switch (x->type) {
+    case ZOP_CREATE:
+    case ZOP_CREATE2:
+    case ZOP_CREATECONTAINER:
+    case ZOP_CREATETTL:
+        fprintf(out, " data=%d bytes acl=%d owner=0x%" PRIx64 " parentCVersion=%d", x->datalen, x->nacl,
+                (uint64_t)x->ephemeralOwner, x->parentCVersion);
+        break;
+    case ZOP_SETDATA:
+        fprintf(out, " data=%d bytes version=%d", x->datalen, x->version);
+        break;
+    case ZOP_SETACL:
+        fprintf(out, " acl=%d aversion=%d", x->nacl, x->version);
+        break;
+    case ZOP_CHECK:
+        fprintf(out, " version=%d", x->version);
+        break;
+    case ZOP_CREATESESSION:
+        fprintf(out, " timeout=%d", x->timeout);
+        break;
+    case ZOP_ERROR:
+        fprintf(out, " err=%s", zerr_name(x->err));
+        break;
+    case ZOP_MULTI:
+        fprintf(out, " [");
+        for (int32_t i = 0; i < x->nsubs; i++) {
+            fprintf(out, i ? "; " : "");
+            print_body(out, &x->subs[i]);
+        }
+        fprintf(out, "]");
+        break;
+    default:
+        break;
+    }
+}
+
+void txn_print(FILE *out, const struct txn *x)
+{
+    fprintf(out, "zxid=0x%" PRIx64 " time=%" PRId64 " session=0x%" PRIx64 " cxid=%d ", (uint64_t)x->zxid, x->time,
+            (uint64_t)x->session, x->cxid);
+    print_body(out, x);
+    fputc('\n', out);
 }

@@ -5,6 +5,7 @@
 #define ZKFS_TXN_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/jute.h"
 
@@ -38,6 +39,8 @@ void txn_encode(struct jbuf *b, const struct txn *x);
 /* Decodes exactly n bytes into *x (owning its memory). ZOK, or ZMARSHALLINGERROR for
  * malformed, truncated or trailing bytes, with *x left empty. */
 int txn_decode(const uint8_t *p, size_t n, struct txn *x);
+/* One readable line per txn (zxid, time, session, type, path, details), for zkfs-logdump. */
+void txn_print(FILE *out, const struct txn *x);
 
 /* The result of applying a txn: what the reply needs. */
 struct txn_result {

@@ -55,7 +55,7 @@ static struct rig *rig_new(int async_log)
     r->async_log = async_log;
     struct server_opts o = {.tick_ms = 100, .min_session_timeout = 200, .max_session_timeout = 2000,
                             .max_buffer = ZK_DEFAULT_MAXBUFFER, .container_check_ms = 60000};
-    struct server_io io = {.ctx = r, .send = io_send, .close = io_close, .log_append = io_log};
+    struct server_io io = {.ctx = r, .send = io_send, .close = io_close, .log_append = io_log, .log_ctx = r};
     r->s = server_new(&o, &io, r->mono, r->wall);
     assert_non_null(r->s);
     return r;
