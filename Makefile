@@ -19,7 +19,7 @@ EVENT_LIBS := -levent -levent_pthreads
 TEST_LIBS  := -lcmocka
 
 COMMON_SRC := $(wildcard common/*.c)
-CORE_SRC   := $(filter-out zkfsd/main.c,$(wildcard zkfsd/*.c)) $(wildcard replication/*.c)
+CORE_SRC   := $(filter-out zkfsd/main.c zkfsd/logdump.c,$(wildcard zkfsd/*.c)) $(wildcard replication/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 
@@ -31,7 +31,7 @@ ZKC_BIN    := $(ZKC_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/%)
 
-PROGS := bin/zkfsd
+PROGS := bin/zkfsd bin/zkfs-logdump
 
 .PHONY: all test unit integration deps run bench clean format
 all: $(PROGS)
@@ -41,6 +41,10 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 bin/zkfsd: $(BUILD)/zkfsd/main.o $(CORE_OBJ) $(COMMON_OBJ)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(LDLIBS)
+
+bin/zkfs-logdump: $(BUILD)/zkfsd/logdump.o $(CORE_OBJ) $(COMMON_OBJ)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(LDLIBS)
 
