@@ -1,9 +1,9 @@
 /* zkfsd: the server program. `zkfsd` runs a standalone server on 127.0.0.1:2181 with its data
  * in ./zkfsd-data; `zkfsd zoo.cfg` reads ZooKeeper's configuration format. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "common/log.h"
@@ -17,20 +17,6 @@ static void usage(FILE *f)
                "  Without a file: standalone on 127.0.0.1:2181, data in ./zkfsd-data.\n"
                "  With a file: ZooKeeper's zoo.cfg keys (tickTime, dataDir, clientPort, ...).\n"
                "  Log verbosity: ZKFS_LOG=debug|info|warn|error (default info).\n");
-}
-
-static int mkdir_p(const char *dir)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s", dir);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -59,10 +45,11 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 2;
     }
-    if (mkdir_p(cfg.data_dir) < 0) {
-        LOG_ERROR("cannot create dataDir %s: %s", cfg.data_dir, strerror(errno));
-        config_free(&cfg);
-        return 1;
+    /* every client is a descriptor: take what the hard limit allows, as the JVM does */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
     }
     struct net *n = net_new(&cfg);
     if (!n) {
