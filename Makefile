@@ -32,6 +32,8 @@ BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/%)
 
 PROGS := bin/zkfsd bin/zkfs-logdump
+# bin/ is shared by the plain and the sanitizer builds: relink when switching between them.
+BUILD_MARK := bin/.build-$(notdir $(BUILD))
 
 .PHONY: all test unit integration deps run bench clean format
 all: $(PROGS)
@@ -40,13 +42,16 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-bin/zkfsd: $(BUILD)/zkfsd/main.o $(CORE_OBJ) $(COMMON_OBJ)
+$(BUILD_MARK):
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(LDLIBS)
+	@rm -f bin/.build-*
+	@touch $@
 
-bin/zkfs-logdump: $(BUILD)/zkfsd/logdump.o $(CORE_OBJ) $(COMMON_OBJ)
-	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(LDLIBS)
+bin/zkfsd: $(BUILD)/zkfsd/main.o $(CORE_OBJ) $(COMMON_OBJ) $(BUILD_MARK)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(EVENT_LIBS) $(LDLIBS)
+
+bin/zkfs-logdump: $(BUILD)/zkfsd/logdump.o $(CORE_OBJ) $(COMMON_OBJ) $(BUILD_MARK)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(EVENT_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
