@@ -28,7 +28,8 @@ void hmap_init(struct hmap *m)
 void hmap_free(struct hmap *m)
 {
     for (size_t i = 0; i < m->cap; i++)
-        free(m->slots[i].key);
+        if (m->slots[i].owned)
+            free(m->slots[i].key);
     free(m->slots);
     hmap_init(m);
 }
@@ -53,9 +54,8 @@ void *hmap_get(const struct hmap *m, const void *key, size_t klen)
     return m->slots[i].key ? m->slots[i].val : NULL;
 }
 
-static int grow(struct hmap *m)
+static int rehash(struct hmap *m, size_t ncap)
 {
-    size_t ncap = m->cap ? m->cap * 2 : 16;
     struct hmap_slot *ns = calloc(ncap, sizeof(*ns));
     if (!ns)
         return -1;
@@ -74,10 +74,22 @@ static int grow(struct hmap *m)
     return 0;
 }
 
-int hmap_put(struct hmap *m, const void *key, size_t klen, void *val, void **old)
+static int grow(struct hmap *m) { return rehash(m, m->cap ? m->cap * 2 : 16); }
+
+int hmap_reserve(struct hmap *m, size_t n)
+{
+    size_t cap = m->cap ? m->cap : 16;
+    while (n * 4 > cap * 3)
+        cap *= 2;
+    return cap == m->cap ? 0 : rehash(m, cap);
+}
+
+static int put(struct hmap *m, const void *key, size_t klen, void *val, void **old, int copy)
 {
     if (old)
         *old = NULL;
+    if (klen > UINT32_MAX)
+        return -1;
     if ((m->len + 1) * 4 > m->cap * 3 && grow(m) < 0)
         return -1;
     uint64_t h = hmap_hash(key, klen);
@@ -89,17 +101,31 @@ int hmap_put(struct hmap *m, const void *key, size_t klen, void *val, void **old
         s->val = val;
         return 0;
     }
-    char *k = malloc(klen + 1);
-    if (!k)
-        return -1;
-    memcpy(k, key, klen);
-    k[klen] = 0;
+    char *k = (char *)key;
+    if (copy) {
+        k = malloc(klen + 1);
+        if (!k)
+            return -1;
+        memcpy(k, key, klen);
+        k[klen] = 0;
+    }
     s->key = k;
-    s->klen = klen;
+    s->klen = (uint32_t)klen;
+    s->owned = (uint32_t)copy;
     s->hash = h;
     s->val = val;
     m->len++;
     return 0;
+}
+
+int hmap_put(struct hmap *m, const void *key, size_t klen, void *val, void **old)
+{
+    return put(m, key, klen, val, old, 1);
+}
+
+int hmap_put_borrowed(struct hmap *m, const void *key, size_t klen, void *val)
+{
+    return put(m, key, klen, val, NULL, 0);
 }
 
 void *hmap_del(struct hmap *m, const void *key, size_t klen)
@@ -111,7 +137,8 @@ void *hmap_del(struct hmap *m, const void *key, size_t klen)
     if (!m->slots[i].key)
         return NULL;
     void *val = m->slots[i].val;
-    free(m->slots[i].key);
+    if (m->slots[i].owned)
+        free(m->slots[i].key);
     m->slots[i].key = NULL;
     m->len--;
     /* backward shift: move later entries of the probe run into the hole when allowed */

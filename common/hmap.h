@@ -8,8 +8,9 @@
 #include <stdint.h>
 
 struct hmap_slot {
-    char *key;      /* owned copy of the key, NUL-terminated for convenience; NULL = empty */
-    size_t klen;
+    char *key;      /* the key (NUL-terminated when the map copied it); NULL = empty slot */
+    uint32_t klen;
+    uint32_t owned; /* the map copied the key and frees it */
     uint64_t hash;
     void *val;
 };
@@ -30,6 +31,12 @@ void *hmap_get(const struct hmap *m, const void *key, size_t klen);
 /* Stores val under key (the map copies the key), replacing and returning any previous
  * value through *old (may be NULL). Returns 0, or -1 when out of memory (map unchanged). */
 int hmap_put(struct hmap *m, const void *key, size_t klen, void *val, void **old);
+/* Like hmap_put, but the map keeps the caller's key pointer instead of a copy: the key must
+ * stay valid and unchanged for as long as it is in the map (a znode's own path, say). This
+ * saves an allocation per entry in the big maps. */
+int hmap_put_borrowed(struct hmap *m, const void *key, size_t klen, void *val);
+/* Makes room for n entries without rehashing on the way (0, or -1 when out of memory). */
+int hmap_reserve(struct hmap *m, size_t n);
 /* Removes key; returns its value, or NULL when absent. */
 void *hmap_del(struct hmap *m, const void *key, size_t klen);
 

@@ -295,6 +295,8 @@ void jr_strings(struct jrd *r, char ***v, int32_t *n)
 
 void jute_free_acls(struct zk_acl *v, int32_t n)
 {
+    if (!v)
+        return;
     for (int32_t i = 0; i < n; i++) {
         free(v[i].id.scheme);
         free(v[i].id.id);
@@ -304,6 +306,8 @@ void jute_free_acls(struct zk_acl *v, int32_t n)
 
 void jute_free_strings(char **v, int32_t n)
 {
+    if (!v)
+        return;
     for (int32_t i = 0; i < n; i++)
         free(v[i]);
     free(v);

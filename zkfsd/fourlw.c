@@ -138,8 +138,7 @@ static int count_fds(void)
 
 static void mntr(struct text *t, struct server *s)
 {
-    size_t wconns = 0, wpaths = 0, wtotal = 0;
-    watch_stats(s->watches, &wconns, &wpaths, &wtotal);
+    size_t wtotal = watch_count(s->watches);
     size_t ephemerals = 0;
     struct hmap_slot *sl;
     for (size_t i = 0; hmap_next(&s->tree.ephemerals, &i, &sl);)

@@ -283,6 +283,7 @@ static int prep_create(struct prep *p, const struct zk_request *q, const struct 
     x->acl = acl;
     x->nacl = nacl;
     acl = NULL;
+    nacl = 0;
     x->ephemeralOwner = owner;
     x->ttl = is_ttl ? ttl : 0;
     x->parentCVersion = prec.stat.cversion + 1;
@@ -426,6 +427,7 @@ static int prep_set_acl(struct prep *p, const struct zk_request *q, const struct
     x->acl = acl;
     x->nacl = nacl;
     acl = NULL;
+    nacl = 0;
     rec.stat.aversion = next;
     rec.acl = acl_intern(&p->tree->acls, x->acl, x->nacl);
     if (!rec.acl) {

@@ -9,16 +9,13 @@
 
 static void noev(void *ctx, const char *path, int event) { (void)ctx, (void)path, (void)event; }
 
+/* One allocation: the node with its path after it (a path never changes). */
 static struct znode *node_new(const char *path, size_t len)
 {
-    struct znode *n = calloc(1, sizeof(*n));
+    struct znode *n = calloc(1, sizeof(*n) + len + 1);
     if (!n)
         return NULL;
-    n->path = malloc(len + 1);
-    if (!n->path) {
-        free(n);
-        return NULL;
-    }
+    n->path = (char *)(n + 1);
     memcpy(n->path, path, len);
     n->path[len] = 0;
     n->pathlen = len;
@@ -35,7 +32,6 @@ static void node_free(struct ztree *t, struct znode *n)
         acl_release(&t->acls, n->acl);
     hmap_free(&n->children);
     free(n->data);
-    free(n->path);
     free(n);
 }
 
@@ -59,10 +55,11 @@ static int set_data(struct ztree *t, struct znode *n, const uint8_t *data, int32
 /* Links a fresh node under parent (or as root when parent is NULL). */
 static int link_node(struct ztree *t, struct znode *parent, struct znode *n)
 {
-    if (hmap_put(&t->nodes, n->path, n->pathlen, n, NULL) < 0)
+    /* the maps borrow the node's own path and name as keys */
+    if (hmap_put_borrowed(&t->nodes, n->path, n->pathlen, n) < 0)
         return -1;
     if (parent) {
-        if (hmap_puts(&parent->children, n->name, n) < 0) {
+        if (hmap_put_borrowed(&parent->children, n->name, n->pathlen - (size_t)(n->name - n->path), n) < 0) {
             hmap_del(&t->nodes, n->path, n->pathlen);
             return -1;
         }
@@ -159,7 +156,7 @@ static int track_ephemeral(struct ztree *t, struct znode *n)
     if (!owner)
         return 0;
     if (!zk_owner_is_session(owner))
-        return hmap_put(&t->containers, n->path, n->pathlen, n, NULL);
+        return hmap_put_borrowed(&t->containers, n->path, n->pathlen, n);
     struct hmap *set = hmap_get64(&t->ephemerals, owner);
     if (!set) {
         set = calloc(1, sizeof(*set));
@@ -168,7 +165,7 @@ static int track_ephemeral(struct ztree *t, struct znode *n)
             return -1;
         }
     }
-    return hmap_put(set, n->path, n->pathlen, n, NULL);
+    return hmap_put_borrowed(set, n->path, n->pathlen, n);
 }
 
 static void untrack_ephemeral(struct ztree *t, struct znode *n)

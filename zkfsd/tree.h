@@ -15,7 +15,7 @@
 #include "zkfsd/txn.h"
 
 struct znode {
-    char *path;  /* owned; "/" for the root */
+    char *path;  /* "/" for the root; stored right after the node, in the same allocation */
     size_t pathlen;
     const char *name; /* last component, points into path ("" for root) */
     struct znode *parent;

@@ -331,16 +331,28 @@ void watch_remove_all(struct watch_table *t, void *w)
 
 void watch_stats(const struct watch_table *t, size_t *watchers, size_t *paths, size_t *total)
 {
-    *watchers = t->index.len;
+    struct hmap seen;
+    hmap_init(&seen);
     *paths = t->paths[T_DATA].len;
     *total = 0;
+    struct hmap_slot *s, *k;
+    for (size_t i = 0; hmap_next(&t->paths[T_DATA], &i, &s);) {
+        *total += ((struct hmap *)s->val)->len;
+        for (size_t j = 0; hmap_next(s->val, &j, &k);)
+            hmap_put(&seen, k->key, k->klen, NULL, NULL);
+    }
+    *watchers = seen.len;
+    hmap_free(&seen);
+}
+
+size_t watch_count(const struct watch_table *t)
+{
+    size_t total = 0;
     struct hmap_slot *s;
-    for (size_t i = 0; hmap_next(&t->paths[T_CHILD], &i, &s);)
-        if (!hmap_gets(&t->paths[T_DATA], s->key))
-            (*paths)++;
     for (int tab = 0; tab < T_N; tab++)
         for (size_t i = 0; hmap_next(&t->paths[tab], &i, &s);)
-            *total += ((struct hmap *)s->val)->len;
+            total += ((struct hmap *)s->val)->len;
+    return total;
 }
 
 void watch_foreach_watcher(const struct watch_table *t, void (*fn)(void *ctx, void *w, const char *path), void *ctx)
@@ -349,25 +361,19 @@ void watch_foreach_watcher(const struct watch_table *t, void (*fn)(void *ctx, vo
     for (size_t i = 0; hmap_next(&t->index, &i, &s);) {
         void *w;
         memcpy(&w, s->key, sizeof(w));
-        for (size_t j = 0; hmap_next(s->val, &j, &k);) {
-            if (k->key[0] == '0' + T_CHILD && get_modes(t, T_DATA, k->key + 1, w))
-                continue; /* listed once under its data entry */
-            fn(ctx, w, k->key + 1);
-        }
+        for (size_t j = 0; hmap_next(s->val, &j, &k);)
+            if (k->key[0] == '0' + T_DATA)
+                fn(ctx, w, k->key + 1);
     }
 }
 
 void watch_foreach_path(const struct watch_table *t, void (*fn)(void *ctx, const char *path, void *w), void *ctx)
 {
     struct hmap_slot *s, *k;
-    for (int tab = 0; tab < T_N; tab++)
-        for (size_t i = 0; hmap_next(&t->paths[tab], &i, &s);) {
-            if (tab == T_CHILD && hmap_gets(&t->paths[T_DATA], s->key))
-                continue;
-            for (size_t j = 0; hmap_next(s->val, &j, &k);) {
-                void *w;
-                memcpy(&w, k->key, sizeof(w));
-                fn(ctx, s->key, w);
-            }
+    for (size_t i = 0; hmap_next(&t->paths[T_DATA], &i, &s);)
+        for (size_t j = 0; hmap_next(s->val, &j, &k);) {
+            void *w;
+            memcpy(&w, k->key, sizeof(w));
+            fn(ctx, s->key, w);
         }
 }

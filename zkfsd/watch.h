@@ -43,11 +43,14 @@ int watch_contains(struct watch_table *t, const char *path, int type, void *w);
 /* Forgets every watch of w (its connection closed). Cost: the watcher's own watches. */
 void watch_remove_all(struct watch_table *t, void *w);
 
-/* For `wchs`: watchers with at least one watch, distinct paths, and (path, watcher) pairs. */
+/* For `wchs`, which like ZooKeeper's reports the data-watch table only (getData, exists,
+ * persistent): watchers in it, its paths, and its (path, watcher) pairs. */
 void watch_stats(const struct watch_table *t, size_t *watchers, size_t *paths, size_t *total);
-/* For `wchc`: fn(ctx, w, path) for every watch, grouped by watcher. */
+/* For mntr's zk_watch_count: (path, watcher) pairs of both tables. */
+size_t watch_count(const struct watch_table *t);
+/* For `wchc`: fn(ctx, w, path) for every data-table watch, grouped by watcher. */
 void watch_foreach_watcher(const struct watch_table *t, void (*fn)(void *ctx, void *w, const char *path), void *ctx);
-/* For `wchp`: fn(ctx, path, w) for every watch, grouped by path. */
+/* For `wchp`: fn(ctx, path, w) for every data-table watch, grouped by path. */
 void watch_foreach_path(const struct watch_table *t, void (*fn)(void *ctx, const char *path, void *w), void *ctx);
 
 #endif
