@@ -230,7 +230,7 @@ static int apply_create(struct ztree *t, const struct txn *x, struct txn_result 
         parent->stat.cversion = pcv;
         parent->stat.pzxid = x->zxid;
     }
-    res->path = n->path;
+    res->path = x->path; /* not the node's: a later op of the same multi may delete it */
     tree_client_stat(n, &res->stat);
     ev(ctx, n->path, ZEV_CREATED);
     ev(ctx, parent_event_path(parent), ZEV_CHILD);

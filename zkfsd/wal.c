@@ -470,6 +470,7 @@ int wal_replay(const char *dir, int64_t after, int (*fn)(void *ctx, const struct
             break;
         }
         size_t off = WAL_HEADER_LEN;
+        int records = 0;
         for (;;) {
             struct txn x;
             size_t size = 0;
@@ -524,8 +525,18 @@ int wal_replay(const char *dir, int64_t after, int (*fn)(void *ctx, const struct
             if (rc)
                 break;
             off += size;
+            records++;
         }
         unmap_file(&m);
+        if (rc == 0 && is_last && records == 0) {
+            /* created by a roll just before a crash: holds nothing, and its name is the one the
+             * next file needs */
+            LOG_INFO("log file %s holds no records: removing it", names[i]);
+            if (unlink(names[i]) < 0) {
+                snprintf(err, errlen, "cannot remove %s: %s", names[i], strerror(errno));
+                rc = -1;
+            }
+        }
     }
     zk_free_list(names, starts, n);
     return rc;

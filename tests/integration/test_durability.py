@@ -212,6 +212,14 @@ class CrashTest(unittest.TestCase):
     def tearDown(self):
         for s in self.servers:
             s.kill9()
+        outcome = getattr(self, "_outcome", None)
+        failed = outcome is not None and any(e for _, e in getattr(outcome.result, "errors", []) + getattr(
+            outcome.result, "failures", []) if _ is self)
+        if failed:
+            for s in self.servers:
+                for log in s.logs:
+                    with open(log) as f:
+                        print("---- %s (tail) ----\n%s" % (log, "".join(f.readlines()[-15:])))
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def crash_once(self, seed):
