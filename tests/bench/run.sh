@@ -156,22 +156,28 @@ log4j.appender.FILE.Append=false
 log4j.appender.FILE.layout=org.apache.log4j.PatternLayout
 log4j.appender.FILE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n
 EOF
-# shellcheck disable=SC2086 # ZK_JVM_FLAGS is a list of flags
-java $ZK_JVM_FLAGS -Dlog4j.configuration="file:$WORK/zk/log4j.properties" \
-    -cp "$ZK_CP" org.apache.zookeeper.server.quorum.QuorumPeerMain "$WORK/zk/zoo.cfg" \
-    >"$LOGDIR/zookeeper.out" 2>&1 </dev/null &
-ZK_PID=$!
+start_zk() {
+    # shellcheck disable=SC2086 # ZK_JVM_FLAGS is a list of flags
+    java $ZK_JVM_FLAGS -Dlog4j.configuration="file:$WORK/zk/log4j.properties" \
+        -cp "$ZK_CP" org.apache.zookeeper.server.quorum.QuorumPeerMain "$WORK/zk/zoo.cfg" \
+        >>"$LOGDIR/zookeeper.out" 2>&1 </dev/null &
+    ZK_PID=$!
+}
+start_zk
 
 # ---- zkfsd ----
 FS_PORT=$(free_port)
 [ "$FS_PORT" = "$ZK_PORT" ] && FS_PORT=$(free_port)
 write_cfg "$WORK/zkfsd" "$FS_PORT"
 FS_STATE="ok"
+start_fs() {
+    "$ZKFSD" "$WORK/zkfsd/zoo.cfg" >>"$LOGDIR/zkfsd.log" 2>&1 </dev/null &
+    FS_PID=$!
+}
 if [ ! -x "$ZKFSD" ]; then
     FS_STATE="not available ($ZKFSD not built)"
 else
-    "$ZKFSD" "$WORK/zkfsd/zoo.cfg" >"$LOGDIR/zkfsd.log" 2>&1 </dev/null &
-    FS_PID=$!
+    start_fs
 fi
 
 if ! wait_ready "$ZK_PID" "$ZK_PORT" 60; then
@@ -357,9 +363,55 @@ for op in create get set; do
         done
     done
 done
+sample_mem
+
+# ---- restart of a large tree: fill each server, stop it, time until it answers imok ----
+# Both load the same tree (RESTART_NODES znodes of 100 bytes); the clock runs from the
+# process start until `srvr` reports a Mode line: ZooKeeper answers ruok before its data is
+# loaded, but srvr only once it serves requests (zkfsd answers nothing before that).
+RESTART_NODES=${BENCH_RESTART_NODES:-1000000}
+now_ms() { date +%s%3N; }
+restart_ms() { # pid-var port start-function; sets RESTART (ms, or "failed"); not in a subshell
+    t0=$(now_ms)
+    $3
+    eval "pid=\$$1"
+    RESTART=failed
+    i=0
+    while [ $i -lt 12000 ] && kill -0 "$pid" 2>/dev/null; do
+        if printf srvr | timeout 3 nc -w 2 127.0.0.1 "$2" 2>/dev/null | grep -q '^Mode:'; then
+            RESTART=$(( $(now_ms) - t0 ))
+            break
+        fi
+        sleep 0.05; i=$((i + 1))
+    done
+}
+ZK_RESTART="-"; FS_RESTART="-"
+if [ "$RESTART_NODES" -gt 0 ]; then
+    echo "bench: filling both servers with $RESTART_NODES znodes ..." >&2
+    op=create; c=4; n=64
+    LINE=$(timeout 900 "$ZKLOAD" -s "127.0.0.1:$ZK_PORT" -o create -c 4 -n 64 -N "$RESTART_NODES" -p /restart 2>>"$LOGDIR/zkload.err")
+    echo "server=zk-fill $LINE" >>"$RAW"
+    ZK_FILL=$(field "$LINE" status)
+    sample_mem
+    stop_pid "$ZK_PID"; ZK_PID=""
+    if [ "$ZK_FILL" = ok ]; then
+        restart_ms ZK_PID "$ZK_PORT" start_zk; ZK_RESTART=$RESTART
+    fi
+    if [ -n "$FS_PID" ]; then
+        LINE=$(timeout 900 "$ZKLOAD" -s "127.0.0.1:$FS_PORT" -o create -c 4 -n 64 -N "$RESTART_NODES" -p /restart 2>>"$LOGDIR/zkload.err")
+        echo "server=zkfsd-fill $LINE" >>"$RAW"
+        FS_FILL=$(field "$LINE" status)
+        sample_mem
+        stop_pid "$FS_PID"; FS_PID=""
+        if [ "$FS_FILL" = ok ]; then
+            restart_ms FS_PID "$FS_PORT" start_fs; FS_RESTART=$RESTART
+        fi
+    fi
+    sample_mem
+fi
+
 ELAPSED=$(( $(date +%s) - START ))
 LOAD_AT_END=$(cut -d' ' -f1-3 /proc/loadavg)
-sample_mem
 # The servers are no longer needed; stop them before printing, so that a reader who
 # closes the pipe early cannot leave them behind. The report files are kept until exit.
 stop_pid "$ZK_PID"; ZK_PID=""
@@ -403,6 +455,7 @@ report() {
     printf '%-28s | %14s | %14s | %14s\n' "----------------------------" "--------------" "--------------" "--------------"
     printf '%-28s | %14s | %14s | %14s\n' "RSS idle after start" "$ZK_IDLE_MB" "$FS_IDLE_MB" "$(ratio "$ZK_IDLE_MB" "$FS_IDLE_MB" 3)"
     printf '%-28s | %14s | %14s | %14s\n' "peak RSS (VmHWM), whole run" "$ZK_HWM_MB" "$FS_HWM_MB" "$(ratio "$ZK_HWM_MB" "$FS_HWM_MB" 3)"
+    printf '%-28s | %14s | %14s | %14s\n' "restart, $RESTART_NODES znodes (ms)" "$ZK_RESTART" "$FS_RESTART" "$(ratio "$FS_RESTART" "$ZK_RESTART" 2) (ZK/zkfsd)"
     echo
     if [ -s "$NOTES" ]; then
         echo "runs with errors (\"!\": the rate counts successful operations only; \"failed\": no measurement):"
