@@ -82,6 +82,7 @@ static void start_snapshot(struct storage *st)
     /* the logs after this point go to a new file, so retention can drop whole files */
     wal_roll(st->wal);
     int64_t zxid = server_last_zxid(st->srv);
+    int64_t t0 = mono_ms();
     pid_t pid = fork();
     if (pid < 0) {
         LOG_WARN("cannot fork the snapshot writer: %s; will retry after more txns", strerror(errno));
@@ -98,7 +99,9 @@ static void start_snapshot(struct storage *st)
     }
     st->child = pid;
     st->child_zxid = zxid;
-    LOG_INFO("snapshot of zxid 0x%" PRIx64 " started (pid %d)", (uint64_t)zxid, (int)pid);
+    /* the fork is the only pause clients see: it copies page tables, not the tree */
+    LOG_INFO("snapshot of zxid 0x%" PRIx64 " started (pid %d; the fork paused the server %" PRId64 " ms)",
+             (uint64_t)zxid, (int)pid, mono_ms() - t0);
 }
 
 static void on_durable(evutil_socket_t fd, short what, void *arg)
