@@ -193,8 +193,12 @@ void jr_buffer(struct jrd *r, const uint8_t **data, int32_t *len)
     int32_t n = jr_int(r);
     *data = NULL;
     *len = -1;
-    if (r->err || n < 0) /* any negative length is null, as jute's readBuffer does */
+    if (r->err || n == -1) /* -1 is null; any other negative length is malformed, as in jute */
         return;
+    if (n < 0) {
+        r->err = ZMARSHALLINGERROR;
+        return;
+    }
     const uint8_t *at = jr_take(r, (size_t)n);
     if (at) {
         *data = at;

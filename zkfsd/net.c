@@ -232,12 +232,10 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
         if (what & BEV_EVENT_ERROR)
             LOG_DEBUG("connection from %s: %s", nc->ip, strerror(EVUTIL_SOCKET_ERROR()));
-        if (nc->zc && nc->zc->handshaken && !nc->zc->ready && !nc->closing &&
-            evbuffer_get_length(bufferevent_get_input(nc->bev)) > 0)
-            LOG_WARN("connection from %s closed in the middle of a frame", nc->ip);
-        else if (nc->zc && !nc->zc->handshaken && evbuffer_get_length(bufferevent_get_input(nc->bev)) > 0)
-            LOG_WARN("connection from %s closed with a truncated frame (%zu bytes) before its handshake", nc->ip,
-                     evbuffer_get_length(bufferevent_get_input(nc->bev)));
+        size_t left = evbuffer_get_length(bufferevent_get_input(nc->bev));
+        if (left > 0 && !nc->closing)
+            LOG_WARN("connection from %s closed in the middle of a frame: truncated frame of %s (%zu bytes unread)",
+                     nc->ip, nc->zc && nc->zc->handshaken ? "a request" : "its handshake", left);
         nconn_free(nc);
     }
 }

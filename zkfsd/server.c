@@ -531,9 +531,9 @@ static void do_read(struct server *s, struct zconn *c, struct preq *pq)
             rc = ZBADARGUMENTS;
             break;
         }
+        /* ZooKeeper 3.8 answers exists without an ACL check (later versions check READ);
+         * we keep 3.8's answer, which clients written for it rely on */
         struct znode *n = tree_get(&s->tree, q->path);
-        if (n && (rc = acl_check(n->acl, ZPERM_READ, &c->auth)))
-            break;
         if (q->watch)
             watch_add(s->watches, q->path, WATCH_DATA, c);
         if (!n)
@@ -1009,11 +1009,17 @@ int server_frame(struct server *s, struct zconn *c, const uint8_t *p, size_t n)
         return 0;
     }
     if (rc != ZOK) {
-        LOG_WARN("malformed %s request (xid %d, %zu bytes) from %s, session 0x%" PRIx64 "; closing",
+        /* as ZooKeeper: the request fails with MARSHALLINGERROR, the connection stays */
+        LOG_WARN("malformed %s request (xid %d, %zu bytes) from %s, session 0x%" PRIx64
+                 ": answering MARSHALLINGERROR",
                  zop_name(pq->type), pq->xid, n, c->remote, (uint64_t)c->session);
-        preq_free(pq);
         s->st.bad_frames++;
-        return -1;
+        jute_free_request(&pq->req);
+        pq->err = ZMARSHALLINGERROR;
+        pq->state = PQ_DONE;
+        enqueue(c, pq);
+        drain(s, c);
+        return 0;
     }
     if (pq->type == ZOP_AUTH) {
         handle_auth(s, c, &pq->req);
