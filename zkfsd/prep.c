@@ -370,19 +370,28 @@ out:
     return rc;
 }
 
+/* The checks setData and check share, in ZooKeeper's order: path, existence, permission,
+ * version. Fills *rec with the node's view and *next with its next version. */
+static int check_node(struct prep *p, const struct zk_request *q, const struct prep_ctx *ctx, int32_t perm,
+                      struct chrec *rec, int32_t *next)
+{
+    int rc;
+    if ((rc = validate(q->path, q->pathlen, 0)))
+        return rc;
+    if (!view(p, q->path, rec))
+        return ZNONODE;
+    if ((rc = acl_check(rec->acl, perm, ctx->auth)))
+        return rc;
+    return check_version(rec->stat.version, q->version, next);
+}
+
 static int prep_set_data(struct prep *p, const struct zk_request *q, const struct prep_ctx *ctx, int64_t zxid,
                          struct txn *x)
 {
-    int rc;
     struct chrec rec;
     int32_t next;
-    if ((rc = validate(q->path, q->pathlen, 0)))
-        return rc;
-    if (!view(p, q->path, &rec))
-        return ZNONODE;
-    if ((rc = acl_check(rec.acl, ZPERM_WRITE, ctx->auth)))
-        return rc;
-    if ((rc = check_version(rec.stat.version, q->version, &next)))
+    int rc = check_node(p, q, ctx, ZPERM_WRITE, &rec, &next);
+    if (rc)
         return rc;
     begin(x, ZOP_SETDATA, zxid, ctx);
     x->version = next;
@@ -446,16 +455,10 @@ out:
 static int prep_check(struct prep *p, const struct zk_request *q, const struct prep_ctx *ctx, int64_t zxid,
                       struct txn *x)
 {
-    int rc;
     struct chrec rec;
     int32_t next;
-    if ((rc = validate(q->path, q->pathlen, 0)))
-        return rc;
-    if (!view(p, q->path, &rec))
-        return ZNONODE;
-    if ((rc = acl_check(rec.acl, ZPERM_READ, ctx->auth)))
-        return rc;
-    if ((rc = check_version(rec.stat.version, q->version, &next)))
+    int rc = check_node(p, q, ctx, ZPERM_READ, &rec, &next);
+    if (rc)
         return rc;
     begin(x, ZOP_CHECK, zxid, ctx);
     x->version = q->version;

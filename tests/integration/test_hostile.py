@@ -260,10 +260,11 @@ class Hostile:
             sids.add(r.long())
         self.assertEqual(len(sids), N_IDLE)
         self.assertNotIn(0, sids)
+        wait_until(lambda: int(zktest_mntr(self.server)["zk_num_alive_connections"]) >= base + N_IDLE, 60,
+                   "the server to hold %d more connections" % N_IDLE)
+        self.assert_healthy()
         for _ in range(100):
             self.connect()
-        wait_until(lambda: int(zktest_mntr(self.server)["zk_num_alive_connections"]) >= base + N_IDLE + 100, 60,
-                   "the server to hold %d more connections" % (N_IDLE + 100))
         self.assert_healthy()
         for s in self.socks:
             s.close()
