@@ -384,6 +384,20 @@ void jute_write_connect_resp(struct jbuf *b, const struct zk_connect_resp *c, bo
 /* ---------------- requests ---------------- */
 
 static int read_multi(struct jrd *r, struct zk_request *req);
+
+/* The next capacity of a multi's op array holding n entries, when one more has arrived: at
+ * most what the remaining bytes could still hold (every further entry has a 9-byte header),
+ * so a hostile stream cannot make us allocate ahead of its own length. -1 past the limit. */
+static int32_t grow_to(int32_t cap, int32_t n, size_t remaining)
+{
+    size_t want = cap ? (size_t)cap * 2 : 4;
+    size_t room = (size_t)n + 1 + remaining / 9;
+    if (want > room)
+        want = room;
+    if (want <= (size_t)n || want > JUTE_MAX_VECTOR)
+        return -1;
+    return (int32_t)want;
+}
 static void write_multi(struct jbuf *b, const struct zk_request *req);
 
 /* Body layouts by opcode; header (xid, type) excluded. */
@@ -481,8 +495,8 @@ static int read_multi(struct jrd *r, struct zk_request *q)
         if (done)
             return ZOK;
         if (q->nops == cap) {
-            int32_t ncap = cap ? cap * 2 : 4;
-            if ((size_t)ncap > jr_remaining(r) / 9 + 4 || ncap > JUTE_MAX_VECTOR)
+            int32_t ncap = grow_to(cap, q->nops, jr_remaining(r));
+            if (ncap < 0)
                 return r->err = ZMARSHALLINGERROR;
             struct zk_request *n = realloc(q->ops, (size_t)ncap * sizeof(*n));
             if (!n)
@@ -794,8 +808,8 @@ static int read_multi_resp(struct jrd *r, struct zk_response *res)
         if (done)
             return ZOK;
         if (res->nresults == cap) {
-            int32_t ncap = cap ? cap * 2 : 4;
-            if ((size_t)ncap > jr_remaining(r) / 9 + 4 || ncap > JUTE_MAX_VECTOR)
+            int32_t ncap = grow_to(cap, res->nresults, jr_remaining(r));
+            if (ncap < 0)
                 return r->err = ZMARSHALLINGERROR;
             struct zk_response *n = realloc(res->results, (size_t)ncap * sizeof(*n));
             if (!n)
@@ -804,6 +818,20 @@ static int read_multi_resp(struct jrd *r, struct zk_response *res)
             cap = ncap;
         }
         struct zk_response *s = &res->results[res->nresults++];
+        switch (type) { /* the result kinds a multi or multiRead can carry; they never nest */
+        case ZOP_CREATE:
+        case ZOP_CREATE2:
+        case ZOP_DELETE:
+        case ZOP_SETDATA:
+        case ZOP_CHECK:
+        case ZOP_GETCHILDREN:
+        case ZOP_GETDATA:
+        case ZOP_ERROR:
+            break;
+        default:
+            memset(s, 0, sizeof(*s));
+            return r->err = ZMARSHALLINGERROR;
+        }
         if (type == ZOP_CHECK || type == ZOP_DELETE) {
             memset(s, 0, sizeof(*s));
             s->type = type;

@@ -134,6 +134,9 @@ void tree_client_stat(const struct znode *n, struct zk_stat *out)
     out->numChildren = (int32_t)n->children.len;
     out->dataLength = n->datalen > 0 ? n->datalen : 0;
     out->cversion = (int32_t)((uint32_t)n->stat.cversion * 2u - (uint32_t)out->numChildren);
+    /* container and TTL markers are the server's business: clients see 0 (copyStat) */
+    if (!zk_owner_is_session(out->ephemeralOwner))
+        out->ephemeralOwner = 0;
 }
 
 struct znode *tree_get(const struct ztree *t, const char *path)

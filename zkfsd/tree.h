@@ -44,9 +44,9 @@ typedef void (*tree_event_fn)(void *ctx, const char *path, int event);
 int tree_init(struct ztree *t);
 void tree_destroy(struct ztree *t);
 
-/* The Stat a client sees. Internally cversion counts child creates (sequential names come
- * from it); clients see ZooKeeper's v3 semantics, creates plus deletes: 2*cversion - numChildren
- * (DataNode.copyStat). */
+/* The Stat a client sees (DataNode.copyStat). Internally cversion counts child creates
+ * (sequential names come from it); clients see creates plus deletes: 2*cversion - numChildren.
+ * Container and TTL markers in ephemeralOwner show as 0. */
 void tree_client_stat(const struct znode *n, struct zk_stat *out);
 
 /* Looks a node up by path ("" is accepted as the root, as ZooKeeper's parent of "/a"). */
