@@ -508,22 +508,28 @@ static int read_multi(struct jrd *r, struct zk_request *q)
         memset(op, 0, sizeof(*op));
         op->type = type;
         op->xid = q->xid;
-        /* only these may appear inside multi / multiRead */
+        /* as MultiOperationRecord: writes only in a multi, reads only in a multiRead */
+        bool ok;
         switch (type) {
         case ZOP_CREATE:
         case ZOP_CREATE2:
         case ZOP_CREATETTL:
         case ZOP_CREATECONTAINER:
         case ZOP_DELETE:
-        case ZOP_DELETECONTAINER:
         case ZOP_SETDATA:
         case ZOP_CHECK:
+            ok = q->type == ZOP_MULTI;
+            break;
         case ZOP_GETCHILDREN:
         case ZOP_GETDATA:
+            ok = q->type == ZOP_MULTIREAD;
             break;
         default:
-            return r->err = ZMARSHALLINGERROR;
+            ok = false;
+            break;
         }
+        if (!ok)
+            return r->err = ZMARSHALLINGERROR;
         int rc = read_body(r, op);
         if (rc)
             return rc;

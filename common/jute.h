@@ -43,7 +43,7 @@ void jw_raw(struct jbuf *b, const void *p, size_t n);
 void jw_int(struct jbuf *b, int32_t v);
 void jw_long(struct jbuf *b, int64_t v);
 void jw_bool(struct jbuf *b, bool v);
-/* len < 0 (or p == NULL with len <= 0) encodes a null buffer as length -1. */
+/* len < 0 encodes a null buffer (length -1); len 0 an empty one, whatever p is. */
 void jw_buffer(struct jbuf *b, const void *p, int32_t len);
 /* NULL encodes a null string (length -1). */
 void jw_string(struct jbuf *b, const char *s);

@@ -286,7 +286,7 @@ static int prep_create(struct prep *p, const struct zk_request *q, const struct 
     nacl = 0;
     x->ephemeralOwner = owner;
     x->ttl = is_ttl ? ttl : 0;
-    x->parentCVersion = prec.stat.cversion + 1;
+    x->parentCVersion = (int32_t)((uint32_t)prec.stat.cversion + 1u); /* wraps as Java's int does */
     if ((rc = copy_data(x, q->data, q->datalen)))
         goto fail_txn;
     /* parent: one more child, new cversion, pzxid */
@@ -493,6 +493,19 @@ static int prep_one(struct prep *p, const struct zk_request *q, const struct pre
 static int prep_multi(struct prep *p, const struct zk_request *q, const struct prep_ctx *ctx, int64_t zxid,
                       struct txn *x)
 {
+    for (int32_t i = 0; i < q->nops; i++)
+        switch (q->ops[i].type) {
+        case ZOP_CREATE:
+        case ZOP_CREATE2:
+        case ZOP_CREATETTL:
+        case ZOP_CREATECONTAINER:
+        case ZOP_DELETE:
+        case ZOP_SETDATA:
+        case ZOP_CHECK:
+            break;
+        default: /* reads, or anything else: the whole request is malformed, as in Java */
+            return ZMARSHALLINGERROR;
+        }
     begin(x, ZOP_MULTI, zxid, ctx);
     x->subs = calloc((size_t)(q->nops > 0 ? q->nops : 1), sizeof(*x->subs));
     if (!x->subs)
@@ -502,11 +515,7 @@ static int prep_multi(struct prep *p, const struct zk_request *q, const struct p
     int failed_at = -1, failure = ZOK;
     for (int32_t i = 0; i < q->nops; i++) {
         const struct zk_request *op = &q->ops[i];
-        int rc = ZOK;
-        if (op->type == ZOP_GETDATA || op->type == ZOP_GETCHILDREN) /* reads belong in multiRead */
-            rc = ZBADARGUMENTS;
-        else
-            rc = prep_one(p, op, ctx, zxid, &x->subs[i]);
+        int rc = prep_one(p, op, ctx, zxid, &x->subs[i]);
         if (rc) {
             failed_at = i;
             failure = rc;

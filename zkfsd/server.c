@@ -927,6 +927,17 @@ void server_durable(struct server *s, int64_t zxid)
 
 /* ---------------- frames ---------------- */
 
+/* Every op of a write (and every op of a multi) names a path. */
+static bool paths_present(const struct zk_request *q)
+{
+    if (q->type != ZOP_MULTI)
+        return q->path != NULL;
+    for (int32_t i = 0; i < q->nops; i++)
+        if (!q->ops[i].path)
+            return false;
+    return true;
+}
+
 static bool is_read(int32_t type)
 {
     switch (type) {
@@ -1064,8 +1075,8 @@ int server_frame(struct server *s, struct zconn *c, const uint8_t *p, size_t n)
         }
     } else {
         struct prep_ctx ctx = {.session = c->session, .cxid = pq->xid, .now = s->now_wall, .auth = &c->auth};
-        if (pq->req.path == NULL && pq->type != ZOP_MULTI)
-            rc = ZMARSHALLINGERROR;
+        if (!paths_present(&pq->req))
+            rc = ZMARSHALLINGERROR; /* Java fails the whole request on a null path */
         else
             rc = prep_request(&s->prep, &pq->req, &ctx, x);
     }

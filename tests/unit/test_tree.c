@@ -44,8 +44,13 @@ static void on_event(void *ctx, const char *path, int event)
 
 static struct txn tx(int32_t type, int64_t zxid, const char *path)
 {
-    return (struct txn){.type = type, .zxid = zxid, .time = T0 + zxid, .session = SESSION_A, .path = (char *)path,
-                        .datalen = -1, .parentCVersion = -1};
+    return (struct txn){.type = type,
+                        .zxid = zxid,
+                        .time = T0 + zxid,
+                        .session = SESSION_A,
+                        .path = (char *)path,
+                        .datalen = -1,
+                        .parentCVersion = -1};
 }
 
 /* A create txn as prep makes it; data NULL means null data. The strings stay the caller's
@@ -238,8 +243,8 @@ static void test_create_stats_and_events(void **state)
     assert_int_equal(res.err, ZOK);
     assert_int_equal(res.type, ZOP_CREATE);
     assert_string_equal(res.path, "/a");
-    check_stat(&res.stat, (struct zk_stat){.czxid = 5, .mzxid = 5, .ctime = T0 + 5, .mtime = T0 + 5, .dataLength = 5,
-                                           .pzxid = 5});
+    check_stat(&res.stat,
+               (struct zk_stat){.czxid = 5, .mzxid = 5, .ctime = T0 + 5, .mtime = T0 + 5, .dataLength = 5, .pzxid = 5});
     txn_result_free(&res);
     assert_string_equal(ev.text, "created /a, child /");
     assert_int_equal(t->last_zxid, 5);
@@ -251,8 +256,8 @@ static void test_create_stats_and_events(void **state)
     assert_int_equal(a->datalen, 5);
     assert_memory_equal(a->data, "hello", 5);
     assert_true(acl_is(a, OPEN_ACL_UNSAFE));
-    check_stat(&a->stat, (struct zk_stat){.czxid = 5, .mzxid = 5, .ctime = T0 + 5, .mtime = T0 + 5, .dataLength = 5,
-                                          .pzxid = 5});
+    check_stat(&a->stat,
+               (struct zk_stat){.czxid = 5, .mzxid = 5, .ctime = T0 + 5, .mtime = T0 + 5, .dataLength = 5, .pzxid = 5});
 
     /* the parent: one more child, cversion from the txn, pzxid; mzxid/version untouched */
     check_stat(&t->root->stat, (struct zk_stat){.cversion = 1, .numChildren = 2, .pzxid = 5});
@@ -266,8 +271,14 @@ static void test_create_stats_and_events(void **state)
     assert_int_equal(apply(t, &x, &ev), ZOK);
     assert_string_equal(ev.text, "created /a/b, child /a");
     st = cstat(t, "/a");
-    check_stat(&st, (struct zk_stat){.czxid = 5, .mzxid = 5, .ctime = T0 + 5, .mtime = T0 + 5, .cversion = 1,
-                                     .dataLength = 5, .numChildren = 1, .pzxid = 6});
+    check_stat(&st, (struct zk_stat){.czxid = 5,
+                                     .mzxid = 5,
+                                     .ctime = T0 + 5,
+                                     .mtime = T0 + 5,
+                                     .cversion = 1,
+                                     .dataLength = 5,
+                                     .numChildren = 1,
+                                     .pzxid = 6});
     assert_int_equal(tree_get(t, "/a")->stat.cversion, 1);
     assert_int_equal(tree_node_count(t), 6);
 }
@@ -324,8 +335,8 @@ static void test_create2_ttl_container_results(void **state)
     tree_apply(t, &x, &res, NULL, NULL);
     assert_int_equal(res.err, ZOK);
     assert_int_equal(res.type, ZOP_CREATE2);
-    check_stat(&res.stat, (struct zk_stat){.czxid = 5, .mzxid = 5, .ctime = T0 + 5, .mtime = T0 + 5, .dataLength = 2,
-                                           .pzxid = 5});
+    check_stat(&res.stat,
+               (struct zk_stat){.czxid = 5, .mzxid = 5, .ctime = T0 + 5, .mtime = T0 + 5, .dataLength = 2, .pzxid = 5});
     txn_result_free(&res);
 }
 
@@ -372,8 +383,15 @@ static void test_set_data(void **state)
     assert_int_equal(res.err, ZOK);
     assert_int_equal(res.type, ZOP_SETDATA);
     assert_string_equal(res.path, "/a");
-    struct zk_stat want = {.czxid = 2, .mzxid = 9, .ctime = T0 + 2, .mtime = T0 + 9, .version = 7, .cversion = 1,
-                           .dataLength = 9, .numChildren = 1, .pzxid = 3};
+    struct zk_stat want = {.czxid = 2,
+                           .mzxid = 9,
+                           .ctime = T0 + 2,
+                           .mtime = T0 + 9,
+                           .version = 7,
+                           .cversion = 1,
+                           .dataLength = 9,
+                           .numChildren = 1,
+                           .pzxid = 3};
     check_stat(&res.stat, want);
     txn_result_free(&res);
     struct zk_stat st = cstat(t, "/a");
@@ -412,8 +430,14 @@ static void test_delete(void **state)
     struct znode *a = tree_get(t, "/a");
     assert_int_equal(a->stat.cversion, a_before.cversion);
     struct zk_stat st = cstat(t, "/a");
-    check_stat(&st, (struct zk_stat){.czxid = 2, .mzxid = 2, .ctime = T0 + 2, .mtime = T0 + 2, .cversion = 3,
-                                     .dataLength = 1, .numChildren = 1, .pzxid = 8});
+    check_stat(&st, (struct zk_stat){.czxid = 2,
+                                     .mzxid = 2,
+                                     .ctime = T0 + 2,
+                                     .mtime = T0 + 2,
+                                     .cversion = 3,
+                                     .dataLength = 1,
+                                     .numChildren = 1,
+                                     .pzxid = 8});
 
     /* a delete with a zxid below the parent's pzxid (replay) does not lower it */
     x = tx(ZOP_DELETE, 6, "/a/c");
@@ -597,10 +621,9 @@ static void test_containers_and_ttl_tracked(void **state)
     assert_int_equal(t->ephemerals.len, 0);
 }
 
-/* BUG (zkfsd/tree.c, tree_client_stat): ZooKeeper shows clients ephemeralOwner 0 for
- * container and TTL nodes (DataNode.copyStat -> getClientEphemeralOwner returns 0 unless
- * EphemeralType.get says NORMAL); tree_client_stat copies the internal marker, so exists()
- * on a container answers ephemeralOwner 0x8000000000000000. */
+/* ZooKeeper shows clients ephemeralOwner 0 for container and TTL nodes (DataNode.copyStat:
+ * getClientEphemeralOwner is 0 unless EphemeralType.get says NORMAL), although the node
+ * keeps its marker. */
 static void test_client_stat_hides_container_and_ttl_markers(void **state)
 {
     struct ztree *t = *state;
@@ -627,11 +650,8 @@ static void test_multi(void **state)
 {
     struct ztree *t = *state;
     struct txn subs[5] = {
-        tx_create(20, "/m", "parent", 0),
-        tx_create(20, "/m/c", NULL, 0),
-        tx_set_data(20, "/m/c", "child", 1),
-        tx(ZOP_CHECK, 20, "/m"),
-        tx(ZOP_DELETE, 20, "/m/c"),
+        tx_create(20, "/m", "parent", 0), tx_create(20, "/m/c", NULL, 0), tx_set_data(20, "/m/c", "child", 1),
+        tx(ZOP_CHECK, 20, "/m"),          tx(ZOP_DELETE, 20, "/m/c"),
     };
     subs[1].type = ZOP_CREATE2;
     struct txn x = tx(ZOP_MULTI, 20, NULL);
@@ -657,8 +677,10 @@ static void test_multi(void **state)
     assert_string_equal(ev.text, "created /m, child /, created /m/c, child /m, changed /m/c, deleted /m/c, child /m");
     assert_null(tree_get(t, "/m/c"));
     struct zk_stat st = cstat(t, "/m");
-    check_stat(&st, (struct zk_stat){.czxid = 20, .mzxid = 20, .ctime = T0 + 20, .mtime = T0 + 20, .cversion = 2,
-                                     .dataLength = 6, .pzxid = 20});
+    check_stat(
+        &st,
+        (struct zk_stat){
+            .czxid = 20, .mzxid = 20, .ctime = T0 + 20, .mtime = T0 + 20, .cversion = 2, .dataLength = 6, .pzxid = 20});
     assert_int_equal(t->last_zxid, 20);
 }
 
@@ -750,7 +772,10 @@ static void test_replay_errors_leave_tree_consistent(void **state)
 
 /* ---------- queries ---------- */
 
-static int cmp_name(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
 static void test_children_and_descendants(void **state)
 {
