@@ -9,6 +9,7 @@ import base64
 import difflib
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 
@@ -137,11 +138,20 @@ class CClient(zktest.ServerTest):
         exe = scenario_binary()
         if not os.access(exe, os.X_OK):
             self.fail("%s is not built (run: make %s)" % (exe, os.path.relpath(exe, zkserver.REPO)))
+        # Its own process group: the session scenario forks, and a hang must take both down.
+        proc = subprocess.Popen([exe, self.hostport, name, self.root], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
-            r = subprocess.run([exe, self.hostport, name, self.root], capture_output=True, text=True, timeout=120,
-                               start_new_session=True)
-        except subprocess.TimeoutExpired as e:
-            self.fail("zkc_scenario %s hung; output so far:\n%s" % (name, e.stdout))
+            stdout, stderr = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            stdout, stderr = proc.communicate()
+            self.fail("zkc_scenario %s hung; output so far:\n%s" % (name, stdout))
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        r = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
         want = EXPECTED[name].strip().splitlines()
         got = r.stdout.strip().splitlines()
         if got != want or r.returncode != 0:

@@ -502,6 +502,7 @@ class Diff:
 
     def compare(self, name):
         srv = servers()
+        log_from = srv["zkfsd"].log_size()
         ref, ref_problems = run_section(srv["apache"].hostport, name)
         got, got_problems = run_section(srv["zkfsd"].hostport, name)
         self.assertEqual(ref_problems, [], "Apache ZooKeeper itself broke an invariant?")
@@ -511,6 +512,8 @@ class Diff:
                 lines.append("#%d %s\n    ZooKeeper: %r\n    zkfsd:     %r" % (i, describe(op), a, b))
         for p in got_problems:
             lines.append("zkfsd: %s" % p)
+        for r in srv["zkfsd"].sanitizer_reports(log_from)[:20]:
+            lines.append("zkfsd sanitizer: %s" % r)
         if not srv["zkfsd"].alive():
             lines.append("zkfsd died (exit status %s); log tail:\n%s" % (srv["zkfsd"].proc.returncode,
                                                                        srv["zkfsd"].log_tail()))

@@ -141,6 +141,8 @@ class Hostile:
         """Alive, memory bounded, and the ordinary client served on its original session."""
         self.assertTrue(self.server.alive(), "server died (exit status %s); log tail:\n%s"
                         % (self.server.proc.returncode, self.server.log_tail()))
+        reports = self.server.sanitizer_reports(self.log_from)
+        self.assertEqual(reports, [], "sanitizer reports in the server's log")
         if self.KIND == "zkfsd" and self.rss0:
             rss = self.server.rss_kb()
             self.assertLess(rss - self.rss0, RSS_SLACK_KB, "VmRSS grew from %d kB to %d kB" % (self.rss0, rss))
@@ -246,12 +248,12 @@ class Hostile:
 
     def test_idle_connections(self):
         # A thousand clients connect at once, shake hands and then sit idle (ZooKeeper closes
-        # connections that stay without a session for 10 s, so the idle ones are sessions),
-        # plus a hundred that never send a byte.
+        # connections that stay without a session for 10 s, so the idle ones are sessions,
+        # with the longest timeout: they never ping), plus a hundred that never send a byte.
         self.assertGreaterEqual(NOFILE, N_IDLE + 200, "cannot raise RLIMIT_NOFILE enough")
         base = int(zktest_mntr(self.server)["zk_num_alive_connections"])
         for _ in range(N_IDLE):
-            self.connect().sendall(jute.frame(jute.connect_request(timeout_ms=10000)))
+            self.connect().sendall(jute.frame(jute.connect_request(timeout_ms=40000)))
         sids = set()
         for s in self.socks:
             r = jute.Reader(jute.read_frame(s, 60))
@@ -260,8 +262,13 @@ class Hostile:
             sids.add(r.long())
         self.assertEqual(len(sids), N_IDLE)
         self.assertNotIn(0, sids)
-        wait_until(lambda: int(zktest_mntr(self.server)["zk_num_alive_connections"]) >= base + N_IDLE, 60,
-                   "the server to hold %d more connections" % N_IDLE)
+        seen = []
+
+        def held():
+            seen.append(int(zktest_mntr(self.server)["zk_num_alive_connections"]))
+            return seen[-1] >= base + N_IDLE
+        wait_until(held, 60, lambda: "the server to hold %d more connections than %d (saw %s)"
+                   % (N_IDLE, base, seen[-3:]))
         self.assert_healthy()
         for _ in range(100):
             self.connect()

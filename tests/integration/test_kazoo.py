@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """kazoo (a ZooKeeper client nobody here wrote) against a real server: CRUD and every error,
 the 11 Stat fields, sequential names, ephemerals on close and on expiry, session resumption,
-one-shot / persistent / recursive watches and their ordering, multi, ACLs, sync and the
-four-letter words.
+one-shot / persistent / recursive watches and their ordering, multi, ACLs, sync, the
+four-letter words and their whitelist, and the tree and sessions after a restart or kill -9.
 
 Expected values are ZooKeeper 3.8's, checked against the Apache ZooKeeper 3.8 server
 (ZKFS_SERVER=apache); the default runs them against bin/zkfsd. Where kazoo 2.8 lacks an
@@ -12,7 +12,6 @@ protocol directly.
 import base64
 import hashlib
 import os
-import socket
 import sys
 import threading
 import time
@@ -20,11 +19,9 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import jute  # noqa: E402
-import zkserver  # noqa: E402
 import zktest  # noqa: E402
 from zktest import wait_until  # noqa: E402
 
-from kazoo.client import KazooClient  # noqa: E402
 from kazoo.exceptions import (  # noqa: E402
     AuthFailedError, BadArgumentsError, BadVersionError, ConnectionLoss, InvalidACLError, NoAuthError,
     NoChildrenForEphemeralsError, NodeExistsError, NoNodeError, NotEmptyError, RolledBackError,
@@ -935,6 +932,64 @@ class Acls(Base):
             bad.add_auth("nosuchscheme", "x")
         # Other sessions are unaffected.
         self.assertTrue(self.zk.exists(self.root))
+
+
+# ---------------------------------------------------------------------------------------------
+@zktest.per_kind
+class Restart(Base):
+    # A server of its own (restarted and killed here); a small snapCount so that the tree
+    # comes back from a snapshot plus a log tail.
+    SERVER_CONFIG = dict(KAZOO_CONFIG, snapCount="40")
+
+    def test_tree_and_sessions_survive_kill_9(self):
+        zk = self.zk
+        for i in range(60):
+            zk.create(self.p("n%02d" % i), b"v%d" % i)
+        zk.set(self.p("n00"), b"changed")
+        zk.delete(self.p("n59"))
+        seq = zk.create(self.p("s-"), sequence=True)
+        eph = zk.create(self.p("eph"), b"mine", ephemeral=True)
+        closed = self.client()
+        gone = closed.create(self.p("gone"), ephemeral=True)
+        closed.stop()
+        abandoned = self.raw(timeout_ms=2 * TICK)
+        self.assertEqual(abandoned.create(self.p("abandoned"), flags=1)[0], 0)
+        abandoned.close()  # no closeSession: the session must expire on its own
+        before = {c: zk.exists(self.p(c)) for c in zk.get_children(self.root)}
+        root_before = zk.exists(self.root)
+        sid = zk.client_id[0]
+
+        self.server.kill9()
+        self.server.start()
+        # kazoo reconnects by itself, with its session.
+        wait_until(lambda: zk.connected, 30, "kazoo to reconnect")
+        self.assertEqual(zk.retry(zk.get, self.p("n00"))[0], b"changed")
+        self.assertEqual(zk.client_id[0], sid)
+        self.assertEqual(zk.exists(eph).ephemeralOwner, sid)
+        self.assertEqual(zk.get(eph)[0], b"mine")
+        self.assertIsNone(zk.exists(gone))
+        self.assertIsNone(zk.exists(self.p("n59")))
+        for c, st in before.items():
+            if c in ("abandoned",):
+                continue
+            self.assertEqual(zk.exists(self.p(c)), st, c)
+        self.assertEqual(zk.get(self.p("n42"))[0], b"v42")
+        # The abandoned session was restored too, and then expires.
+        wait_until(lambda: zk.exists(self.p("abandoned")) is None, 30, "the abandoned session to expire")
+        # Counters continue: the next sequential number and the next zxid.
+        root_after = zk.exists(self.root)
+        n = zk.create(self.p("s-"), sequence=True)
+        self.assertGreater(n, seq)
+        self.assertGreater(zk.exists(n).czxid, root_before.pzxid)
+        self.assertGreater(zk.exists(n).czxid, root_after.pzxid)
+
+    def test_clean_restart(self):
+        zk = self.zk
+        zk.create(self.p("keep"), b"1")
+        st = zk.exists(self.p("keep"))
+        self.server.restart()
+        wait_until(lambda: zk.connected, 30, "kazoo to reconnect")
+        self.assertEqual(zk.retry(zk.exists, self.p("keep")), st)
 
 
 # ---------------------------------------------------------------------------------------------

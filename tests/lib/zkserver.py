@@ -302,6 +302,14 @@ class ZkServer:
                 return None
             time.sleep(0.05)
 
+    SANITIZER_RX = re.compile(r"(runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer|"
+                              r"WARNING: ThreadSanitizer|SUMMARY: UndefinedBehaviorSanitizer)")
+
+    def sanitizer_reports(self, since=0):
+        """Lines of the log (from offset since) where a sanitizer reported an error: a
+        sanitized zkfsd does not always die of them (UBSan goes on)."""
+        return [l for l in self.log_text(since).splitlines() if self.SANITIZER_RX.search(l)]
+
     def log_tail(self, n=40):
         lines = self.log_text().splitlines()
         if self.kind == "apache":
@@ -323,7 +331,8 @@ def all_servers():
 
 
 def stop_all(remove_dirs=True):
-    """Stops every server this process started (and removes their directories)."""
+    """Stops every server this process started (and removes their directories unless told
+    not to)."""
     for s in _servers:
         try:
             s.stop()
@@ -331,6 +340,11 @@ def stop_all(remove_dirs=True):
             s.kill9()
         if remove_dirs:
             shutil.rmtree(s.dir, ignore_errors=True)
+
+
+def remove_all_dirs():
+    for s in _servers:
+        shutil.rmtree(s.dir, ignore_errors=True)
 
 
 def _at_exit():

@@ -47,7 +47,8 @@ def per_kind(mixin):
 
 
 def wait_until(pred, timeout=10.0, what="condition"):
-    """Polls pred() until it is truthy; returns its value, raises AssertionError after timeout."""
+    """Polls pred() until it is truthy; returns its value, raises AssertionError after timeout
+    (what, or what() if callable, describes the condition in the message)."""
     deadline = time.monotonic() + timeout
     delay = 0.01
     while True:
@@ -55,7 +56,7 @@ def wait_until(pred, timeout=10.0, what="condition"):
         if v:
             return v
         if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what() if callable(what) else what))
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
 
@@ -74,6 +75,7 @@ class ServerTest:
     def setUp(self):
         self.server = zkserver.shared_server(self.KIND, extra=self.SERVER_CONFIG, tick_time=self.TICK_TIME)
         self.hostport = self.server.hostport
+        self._log_from = self.server.log_size()
         self._clients = []
         self.root = "/t-%s-%s" % (self._testMethodName.replace("test_", ""), uuid.uuid4().hex[:8])
         if self.CREATE_ROOT:
@@ -86,6 +88,9 @@ class ServerTest:
             rc = self.server.proc.returncode
             self.fail("the %s server died during the test (exit status %s); log tail:\n%s"
                       % (self.KIND, rc, self.server.log_tail()))
+        reports = self.server.sanitizer_reports(self._log_from)
+        if reports:
+            self.fail("sanitizer reports in the server's log during the test:\n%s" % "\n".join(reports[:20]))
 
     def tearDown(self):
         for c in reversed(self._clients):
@@ -273,7 +278,15 @@ def main(module="__main__"):
         failed += 1
     finally:
         _kill_children()
-        zkserver.stop_all()
+        zkserver.stop_all(remove_dirs=False)
+    # A sanitized server reports leaks when it exits, after every test has passed.
+    for s in zkserver.all_servers():
+        reports = s.sanitizer_reports()
+        if reports:
+            print("FAIL: sanitizer reports in the log of %s (%s):" % (s.name, s.log_path))
+            print("\n".join(reports[:40]))
+            failed += 1
+    zkserver.remove_all_dirs()
     sys.stdout.flush()
     # Let kazoo's threads (already stopped) finish writing before the closing line.
     for t in threading.enumerate():
