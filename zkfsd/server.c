@@ -1013,7 +1013,12 @@ int server_frame(struct server *s, struct zconn *c, const uint8_t *p, size_t n)
         /* as ZooKeeper: answer UNIMPLEMENTED, then close */
         LOG_WARN("unknown opcode %d (xid %d) from %s, session 0x%" PRIx64 "; answering UNIMPLEMENTED and closing",
                  pq->type, pq->xid, c->remote, (uint64_t)c->session);
-        send_reply(s, c, pq->xid, ZUNIMPLEMENTED, NULL);
+        struct jbuf b;
+        size_t off;
+        begin_reply(&b, &off, pq->xid, -1, ZUNIMPLEMENTED); /* zxid -1: never prepared, as in Java */
+        jw_frame_end(&b, off);
+        send_buf(s, c, &b);
+        jb_free(&b);
         preq_free(pq);
         c->closing = true;
         s->io.close(s->io.ctx, c);
