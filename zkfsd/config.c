@@ -1239,6 +1239,15 @@ static int64_t dir_size(const char *dir, int depth)
     return total;
 }
 
+void config_dir_sizes(const struct zk_config *c, int64_t *data, int64_t *log)
+{
+    char dd[ZK_CFG_PATH_MAX], dl[ZK_CFG_PATH_MAX];
+    abs_subdir(c->data_dir, dd, sizeof(dd));
+    abs_subdir(c->data_log_dir[0] ? c->data_log_dir : c->data_dir, dl, sizeof(dl));
+    *data = dir_size(dd, 0);
+    *log = dir_size(dl, 0);
+}
+
 /* QuorumServer.delimitedHostString */
 static void put_host(FILE *f, const char *h)
 {

@@ -123,6 +123,9 @@ struct config_runtime {
  * are never printed. rt may be NULL (all of its defaults). config_fdump returns 0 or -1 on
  * a write error; config_dump writes at most bufsz bytes including a NUL and returns the
  * length the whole text needs (like snprintf), or -1 when out of memory. */
+/* Bytes in dataDir/version-2 and dataLogDir/version-2 (the `dirs` four-letter word). */
+void config_dir_sizes(const struct zk_config *c, int64_t *data, int64_t *log);
+
 int config_fdump(const struct zk_config *c, const struct config_runtime *rt, FILE *f);
 int config_dump(const struct zk_config *c, const struct config_runtime *rt, char *buf, size_t bufsz);
 

@@ -1,6 +1,6 @@
 /* The four-letter words (ruok, srvr, stat, mntr, cons, wchs, wchc, wchp, dump, envi, isro,
- * srst, crst, dirs), formatted as ZooKeeper 3.8 formats them so monitoring scripts written for
- * ZooKeeper keep working. `conf` is the driver's (it owns the configuration). */
+ * srst, crst), formatted as ZooKeeper 3.8 formats them so monitoring scripts written for
+ * ZooKeeper keep working. `conf` and `dirs` are the driver's (it owns the configuration). */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -283,8 +283,6 @@ char *server_4lw(struct server *s, const char *cmd, const char *config_text)
         add(&t, "Connections dump:\nConnections Sets (%zu):\n", s->nconns);
     } else if (!strcmp(cmd, "envi")) {
         envi(&t);
-    } else if (!strcmp(cmd, "dirs")) {
-        add(&t, "datadir_size: 0\nlogdir_size: 0\n");
     } else if (!strcmp(cmd, "conf") && config_text) {
         add(&t, "%s", config_text);
     } else {

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -172,6 +173,11 @@ static void answer_4lw(struct nconn *nc, const char *w)
         int len = config_dump(n->cfg, &rt, NULL, 0);
         if (len >= 0 && (text = malloc((size_t)len + 1)))
             config_dump(n->cfg, &rt, text, (size_t)len + 1);
+    } else if (!strcmp(cmd, "dirs")) {
+        int64_t data, log;
+        config_dir_sizes(n->cfg, &data, &log);
+        if (asprintf(&text, "datadir_size: %" PRId64 "\nlogdir_size: %" PRId64 "\n", data, log) < 0)
+            text = NULL;
     } else {
         text = server_4lw(n->srv, cmd, NULL);
         if (!text && asprintf(&text, "Unknown command %s\n", cmd) < 0)
