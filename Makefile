@@ -23,13 +23,16 @@ TEST_LIBS  := -lcmocka
 COMMON_SRC := $(wildcard common/*.c)
 CORE_SRC   := $(filter-out zkfsd/main.c zkfsd/logdump.c,$(wildcard zkfsd/*.c)) $(wildcard replication/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+# The client library (client/): the FUSE client's base; zkc_demo drives it in integration tests.
+CLIENT_SRC := $(filter-out client/zkc_demo.c,$(wildcard client/*.c))
+CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Test-only helpers linked against Apache ZooKeeper's C client (an oracle, never the product).
 ZKC_SRC    := $(wildcard tests/integration/*.c)
-ZKC_BIN    := $(ZKC_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+ZKC_BIN    := $(ZKC_SRC:tests/integration/%.c=$(BUILD)/tests/%) $(BUILD)/tests/zkc_demo
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/%)
 
@@ -57,7 +60,11 @@ bin/zkfs-logdump: $(BUILD)/zkfsd/logdump.o $(CORE_OBJ) $(COMMON_OBJ) $(BUILD_MAR
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(EVENT_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(TEST_LIBS) $(EVENT_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/zkc_demo: $(BUILD)/client/zkc_demo.o $(CLIENT_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/integration/%.c
 	@mkdir -p $(dir $@)
@@ -93,7 +100,7 @@ bench: deps
 	@BUILD=$(BUILD) sh tests/bench/run.sh
 
 format:
-	clang-format -i $(wildcard common/*.[ch] zkfsd/*.[ch] replication/*.[ch] fuse/*.[ch] tests/*/*.c)
+	clang-format -i $(wildcard common/*.[ch] zkfsd/*.[ch] client/*.[ch] replication/*.[ch] fuse/*.[ch] tests/*/*.c)
 
 clean:
 	rm -rf build bin
