@@ -385,6 +385,25 @@ void jute_write_connect_resp(struct jbuf *b, const struct zk_connect_resp *c, bo
 
 static int read_multi(struct jrd *r, struct zk_request *req);
 
+bool jute_op_in_multi(int32_t multi_type, int32_t op_type)
+{
+    switch (op_type) {
+    case ZOP_CREATE:
+    case ZOP_CREATE2:
+    case ZOP_CREATETTL:
+    case ZOP_CREATECONTAINER:
+    case ZOP_DELETE:
+    case ZOP_SETDATA:
+    case ZOP_CHECK:
+        return multi_type == ZOP_MULTI;
+    case ZOP_GETCHILDREN:
+    case ZOP_GETDATA:
+        return multi_type == ZOP_MULTIREAD;
+    default:
+        return false;
+    }
+}
+
 /* The next capacity of a multi's op array holding n entries, when one more has arrived: at
  * most what the remaining bytes could still hold (every further entry has a 9-byte header),
  * so a hostile stream cannot make us allocate ahead of its own length. -1 past the limit. */
@@ -508,27 +527,7 @@ static int read_multi(struct jrd *r, struct zk_request *q)
         memset(op, 0, sizeof(*op));
         op->type = type;
         op->xid = q->xid;
-        /* as MultiOperationRecord: writes only in a multi, reads only in a multiRead */
-        bool ok;
-        switch (type) {
-        case ZOP_CREATE:
-        case ZOP_CREATE2:
-        case ZOP_CREATETTL:
-        case ZOP_CREATECONTAINER:
-        case ZOP_DELETE:
-        case ZOP_SETDATA:
-        case ZOP_CHECK:
-            ok = q->type == ZOP_MULTI;
-            break;
-        case ZOP_GETCHILDREN:
-        case ZOP_GETDATA:
-            ok = q->type == ZOP_MULTIREAD;
-            break;
-        default:
-            ok = false;
-            break;
-        }
-        if (!ok)
+        if (!jute_op_in_multi(q->type, type))
             return r->err = ZMARSHALLINGERROR;
         int rc = read_body(r, op);
         if (rc)

@@ -137,6 +137,10 @@ struct zk_request {
  * input, or ZUNIMPLEMENTED for an opcode without a body layout. On error req is left freeable.
  * Byte pointers (data, auth) point into r's buffer, which must outlive req. */
 int jute_read_request(struct jrd *r, struct zk_request *req);
+/* As MultiOperationRecord: a multi carries writes only (create*, delete, setData, check), a
+ * multiRead reads only (getData, getChildren); anything else makes the request malformed. */
+bool jute_op_in_multi(int32_t multi_type, int32_t op_type);
+
 /* Encodes header + body of req (the client side and tests). */
 void jute_write_request(struct jbuf *b, const struct zk_request *req);
 /* Frees what jute_read_request allocated (not req itself). */

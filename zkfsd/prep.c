@@ -494,18 +494,8 @@ static int prep_multi(struct prep *p, const struct zk_request *q, const struct p
                       struct txn *x)
 {
     for (int32_t i = 0; i < q->nops; i++)
-        switch (q->ops[i].type) {
-        case ZOP_CREATE:
-        case ZOP_CREATE2:
-        case ZOP_CREATETTL:
-        case ZOP_CREATECONTAINER:
-        case ZOP_DELETE:
-        case ZOP_SETDATA:
-        case ZOP_CHECK:
-            break;
-        default: /* reads, or anything else: the whole request is malformed, as in Java */
-            return ZMARSHALLINGERROR;
-        }
+        if (!jute_op_in_multi(ZOP_MULTI, q->ops[i].type))
+            return ZMARSHALLINGERROR; /* reads or anything else: the whole request, as in Java */
     begin(x, ZOP_MULTI, zxid, ctx);
     x->subs = calloc((size_t)(q->nops > 0 ? q->nops : 1), sizeof(*x->subs));
     if (!x->subs)

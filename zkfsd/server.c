@@ -427,48 +427,37 @@ static int read_get_acl(struct server *s, struct zconn *c, const struct zk_reque
     return ZOK;
 }
 
+/* A one-shot data or child watch re-armed after a reconnect fires at once when its node is
+ * gone or changed after the client's last zxid, as DataTree.setWatches does. */
+static void rearm(struct server *s, struct zconn *c, const char *p, int64_t rel, bool child)
+{
+    struct znode *n = tree_get(&s->tree, p);
+    if (!n)
+        fire(s, c, ZEV_DELETED, p);
+    else if ((child ? n->stat.pzxid : n->stat.mzxid) > rel)
+        fire(s, c, child ? ZEV_CHILD : ZEV_CHANGED, p);
+    else
+        watch_add(s->watches, p, child ? WATCH_CHILD : WATCH_DATA, c);
+}
+
 static void set_watches(struct server *s, struct zconn *c, const struct zk_request *q)
 {
-    int64_t rel = q->relZxid;
-    for (int32_t i = 0; i < q->nwatches[ZW_DATA]; i++) {
-        const char *p = q->watches[ZW_DATA][i];
-        struct znode *n = p ? tree_get(&s->tree, p) : NULL;
-        if (!p)
-            continue;
-        if (!n)
-            fire(s, c, ZEV_DELETED, p);
-        else if (n->stat.mzxid > rel)
-            fire(s, c, ZEV_CHANGED, p);
-        else
-            watch_add(s->watches, p, WATCH_DATA, c);
-    }
-    for (int32_t i = 0; i < q->nwatches[ZW_EXIST]; i++) {
-        const char *p = q->watches[ZW_EXIST][i];
-        if (!p)
-            continue;
-        if (tree_get(&s->tree, p))
-            fire(s, c, ZEV_CREATED, p);
-        else
-            watch_add(s->watches, p, WATCH_DATA, c);
-    }
-    for (int32_t i = 0; i < q->nwatches[ZW_CHILD]; i++) {
-        const char *p = q->watches[ZW_CHILD][i];
-        struct znode *n = p ? tree_get(&s->tree, p) : NULL;
-        if (!p)
-            continue;
-        if (!n)
-            fire(s, c, ZEV_DELETED, p);
-        else if (n->stat.pzxid > rel)
-            fire(s, c, ZEV_CHILD, p);
-        else
-            watch_add(s->watches, p, WATCH_CHILD, c);
-    }
-    for (int32_t i = 0; i < q->nwatches[ZW_PERSISTENT]; i++)
-        if (q->watches[ZW_PERSISTENT][i])
-            watch_add(s->watches, q->watches[ZW_PERSISTENT][i], WATCH_PERSISTENT, c);
-    for (int32_t i = 0; i < q->nwatches[ZW_PERSISTENT_RECURSIVE]; i++)
-        if (q->watches[ZW_PERSISTENT_RECURSIVE][i])
-            watch_add(s->watches, q->watches[ZW_PERSISTENT_RECURSIVE][i], WATCH_PERSISTENT_RECURSIVE, c);
+    for (int k = 0; k < ZW_NKINDS; k++)
+        for (int32_t i = 0; i < q->nwatches[k]; i++) {
+            const char *p = q->watches[k][i];
+            if (!p)
+                continue;
+            if (k == ZW_DATA || k == ZW_CHILD)
+                rearm(s, c, p, q->relZxid, k == ZW_CHILD);
+            else if (k == ZW_EXIST && tree_get(&s->tree, p))
+                fire(s, c, ZEV_CREATED, p);
+            else
+                watch_add(s->watches, p,
+                          k == ZW_EXIST        ? WATCH_DATA
+                          : k == ZW_PERSISTENT ? WATCH_PERSISTENT
+                                               : WATCH_PERSISTENT_RECURSIVE,
+                          c);
+        }
 }
 
 static int get_ephemerals(struct server *s, struct zconn *c, const struct zk_request *q, struct zk_response *res)
