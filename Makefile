@@ -60,7 +60,7 @@ bin/zkfs-logdump: $(BUILD)/zkfsd/logdump.o $(CORE_OBJ) $(COMMON_OBJ) $(BUILD_MAR
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(TEST_LIBS) $(EVENT_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(TEST_LIBS) $(EVENT_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/zkc_demo: $(BUILD)/client/zkc_demo.o $(CLIENT_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
