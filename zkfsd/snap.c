@@ -52,17 +52,18 @@ struct sess_ctx {
 
 static void put_session(void *ctx, const struct zk_session *s)
 {
+    /* A closing session is kept too: its closeSession txn may not be durable yet, and if a
+     * crash loses it the session must expire again after recovery, or nothing would ever
+     * remove its ephemerals (ZooKeeper likewise keeps a session until the close is applied). */
     struct out *o = ((struct sess_ctx *)ctx)->o;
-    if (s->closing)
-        return; /* its closeSession txn is already on its way to the log */
     jw_long(&o->b, s->id);
     jw_int(&o->b, s->timeout_ms);
 }
 
 static void count_session(void *ctx, const struct zk_session *s)
 {
-    if (!s->closing)
-        (*(int32_t *)ctx)++;
+    (void)s;
+    (*(int32_t *)ctx)++;
 }
 
 static void put_node(struct out *o, const struct znode *n)
@@ -357,8 +358,27 @@ int snap_purge(const char *snapdir, const char *logdir, int keep)
             zk_free_list(sn, sz, ns);
         return 0;
     }
-    int64_t oldest_kept = sz[ns - keep];
-    for (int i = 0; i < ns - keep; i++)
+    /* Retention counts valid snapshots only (as ZooKeeper's findNValidSnapshots): were the
+     * newest files damaged, counting them would delete the only snapshot that recovery can
+     * use, and the logs it needs. Damaged files newer than the oldest kept one stay. */
+    int valid = 0, cut = -1;
+    for (int i = ns - 1; i >= 0 && cut < 0; i--) {
+        struct snapfile f;
+        char why[512];
+        if (open_snap(sn[i], &f, why, sizeof(why)) < 0) {
+            LOG_WARN("retention: not counting %s", why);
+            continue;
+        }
+        munmap((void *)f.p, f.len);
+        if (++valid == keep)
+            cut = i;
+    }
+    if (cut < 0) {
+        zk_free_list(sn, sz, ns);
+        return 0;
+    }
+    int64_t oldest_kept = sz[cut];
+    for (int i = 0; i < cut; i++)
         if (unlink(sn[i]) == 0) {
             LOG_INFO("purged old snapshot %s", sn[i]);
             removed++;

@@ -411,10 +411,20 @@ static enum rec_state read_record(const struct mapped *m, size_t off, struct txn
     return REC_OK;
 }
 
-/* After a bad record at off: is there any valid record later in the file? */
+/* After a bad or zeroed record at off: is there any valid record later in the file? Runs of
+ * zeros (the preallocated rest of the file) are skipped quickly: a record's length is not
+ * zero, so its first non-zero byte lies within its first four. */
 static int valid_record_after(const struct mapped *m, size_t off)
 {
     for (size_t o = off + 1; o + 8 <= m->len; o++) {
+        if (m->p[o] == 0) {
+            size_t z = o;
+            while (z < m->len && m->p[z] == 0)
+                z++;
+            if (z >= m->len)
+                return 0;
+            o = z >= o + 3 ? z - 3 : o;
+        }
         uint32_t len = get32(m->p + o);
         if (len == 0 || len > WAL_MAX_RECORD || len > m->len - o - 8)
             continue;
@@ -475,6 +485,15 @@ int wal_replay(const char *dir, int64_t after, int (*fn)(void *ctx, const struct
             struct txn x;
             size_t size = 0;
             enum rec_state st = read_record(&m, off, &x, &size);
+            if (st == REC_END && valid_record_after(&m, off)) {
+                /* zeros where a record was, with records after them: data was lost there */
+                snprintf(err, errlen,
+                         "log file %s is zeroed at offset %zu (after zxid 0x%" PRIx64
+                         ") with valid records after it: refusing to start with a hole in the history",
+                         names[i], off, (uint64_t)(prev < 0 ? 0 : prev));
+                rc = -1;
+                break;
+            }
             if (st == REC_END)
                 break;
             if (st == REC_BAD) {
