@@ -27,6 +27,11 @@ COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 CLIENT_SRC := $(filter-out client/zkc_demo.c,$(wildcard client/*.c))
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
+# zkfs-mount (fuse/): the FUSE driver over the client library.
+FUSE_SRC   := $(wildcard fuse/*.c)
+FUSE_OBJ   := $(FUSE_SRC:%.c=$(BUILD)/%.o)
+FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
+FUSE_LIBS  := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -36,7 +41,7 @@ ZKC_BIN    := $(ZKC_SRC:tests/integration/%.c=$(BUILD)/tests/%) $(BUILD)/tests/z
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/%)
 
-PROGS := bin/zkfsd bin/zkfs-logdump
+PROGS := bin/zkfsd bin/zkfs-logdump bin/zkfs-mount
 # bin/ is shared by the plain and the sanitizer builds: relink when switching between them.
 BUILD_MARK := bin/.build-$(notdir $(BUILD))
 
@@ -54,6 +59,13 @@ $(BUILD_MARK):
 
 bin/zkfsd: $(BUILD)/zkfsd/main.o $(CORE_OBJ) $(COMMON_OBJ) $(BUILD_MARK)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(EVENT_LIBS) $(LDLIBS)
+
+bin/zkfs-mount: $(FUSE_OBJ) $(CLIENT_OBJ) $(COMMON_OBJ) $(BUILD_MARK)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(FUSE_LIBS) $(EVENT_LIBS) $(LDLIBS)
+
+$(BUILD)/fuse/%.o: fuse/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(FUSE_CFLAGS) -c -o $@ $<
 
 bin/zkfs-logdump: $(BUILD)/zkfsd/logdump.o $(CORE_OBJ) $(COMMON_OBJ) $(BUILD_MARK)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(EVENT_LIBS) $(LDLIBS)

@@ -1,0 +1,407 @@
+/* What the mount does when the server tells it something: session state changes (connected,
+ * disconnected, expired: a new session), and the events of the persistent recursive watch
+ * on the mount's root, which invalidate the node cache and the kernel's caches and, for a
+ * change made by another client, raise the matching inotify event through the notifier. */
+#include <ctype.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/zerr.h"
+#include "fuse/mount.h"
+#include "fuse/shape.h"
+
+/* ---------- the mount's own changes ---------- */
+
+static void count_add(struct hmap *h, const char *key, int d)
+{
+    intptr_t n = (intptr_t)hmap_gets(h, key) + d;
+    if (n <= 0)
+        hmap_dels(h, key);
+    else
+        hmap_puts(h, key, (void *)n);
+}
+
+void inflight_begin(struct mount *m, const char *path, int seq) { count_add(seq ? &m->inflight_seq : &m->inflight, path, 1); }
+void inflight_end(struct mount *m, const char *path, int seq) { count_add(seq ? &m->inflight_seq : &m->inflight, path, -1); }
+
+/* Is an event on path (most likely) the echo of a change this mount is making? ZooKeeper
+ * sends a connection the events of its own change before the reply, so the change is still
+ * in flight when its event arrives. */
+static int is_own(struct mount *m, const char *path)
+{
+    if (hmap_gets(&m->inflight, path))
+        return 1;
+    struct hmap_slot *s;
+    size_t plen = strlen(path);
+    for (size_t i = 0; hmap_next(&m->inflight_seq, &i, &s);) {
+        if (plen < s->klen + 10 || memcmp(path, s->key, s->klen) != 0)
+            continue;
+        const char *d = path + s->klen;
+        int digits = 1;
+        for (; *d; d++)
+            digits &= isdigit((unsigned char)*d) || *d == '-';
+        if (digits)
+            return 1;
+    }
+    return 0;
+}
+
+/* ---------- kernel invalidation ---------- */
+
+static void split(const char *path, char *parent, size_t cap, const char **name)
+{
+    snprintf(parent, cap, "%s", path);
+    char *slash = strrchr(parent, '/');
+    *name = path + (slash - parent) + 1;
+    if (slash == parent)
+        parent[1] = '\0';
+    else
+        *slash = '\0';
+}
+
+static int kernel_knows(const struct inode *in) { return in && (in->nlookup > 0 || in->nodeid == 1); }
+
+/* The kernel holds path with the other shape: forget its inode and entry, so the next lookup
+ * sees the new shape. */
+static void reshape(struct mount *m, struct inode *in)
+{
+    char parent[4096];
+    const char *name;
+    split(in->path, parent, sizeof(parent), &name);
+    struct inode *pin = itable_find(&m->it, INODE_NODE, parent);
+    LOG_DEBUG("%s changed shape: invalidating it", in->path);
+    if (pin)
+        notify_push(m->nt, NJ_INVAL_ENTRY, pin->nodeid, NULL, name, 0, 0);
+    notify_push(m->nt, NJ_INVAL_INODE, in->nodeid, NULL, NULL, 0, 0);
+    itable_detach_path(&m->it, in->path);
+}
+
+/* Tells the kernel to drop everything it caches (a new session, or events missed while
+ * disconnected: a persistent watch is re-armed without catching up). */
+static void invalidate_everything(struct mount *m)
+{
+    itable_invalidate_all(&m->it);
+    struct hmap_slot *s;
+    for (size_t i = 0; hmap_next(&m->it.by_id, &i, &s);) {
+        struct inode *in = s->val;
+        if (!kernel_knows(in))
+            continue;
+        notify_push(m->nt, NJ_INVAL_INODE, in->nodeid, NULL, NULL, 0, 0);
+        if (in->nodeid == 1 || in->detached)
+            continue;
+        char parent[4096];
+        const char *name;
+        split(in->path, parent, sizeof(parent), &name);
+        struct inode *pin = itable_find(&m->it, INODE_NODE, parent);
+        if (pin) {
+            char vname[4200];
+            if (in->kind == INODE_DATA)
+                snprintf(vname, sizeof(vname), "%s", SHAPE_DATA_NAME);
+            else
+                snprintf(vname, sizeof(vname), "%s%s", name, in->kind == INODE_LOCK ? SHAPE_LOCK_SUFFIX : "");
+            struct inode *dir = in->kind == INODE_DATA ? itable_find(&m->it, INODE_NODE, in->path) : pin;
+            if (dir)
+                notify_push(m->nt, NJ_INVAL_ENTRY, dir->nodeid, NULL, vname, 0, 0);
+        }
+    }
+}
+
+/* ---------- node events ---------- */
+
+struct ev {
+    struct mount *m;
+    int type, own;
+    char *path;
+};
+
+static void parent_checked(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
+{
+    (void)zh;
+    struct ev *e = ctx;
+    struct mount *m = e->m;
+    struct inode *in = itable_find(&m->it, INODE_NODE, e->path);
+    if (rc == ZOK) {
+        struct node *n = itable_node_make(&m->it, e->path);
+        if (n) {
+            node_set_stat(n, &res->stat);
+            if (in && kernel_knows(in) && in->nodeid != 1 && shape_is_dir(&n->stat, n->created_as_file) != in->is_dir)
+                reshape(m, in);
+        }
+    }
+    free(e->path);
+    free(e);
+}
+
+/* After a child came or went: has the parent's shape changed (a file that got a child, a
+ * directory with data that lost its last one)? */
+static void check_parent(struct mount *m, const char *parent)
+{
+    struct inode *pin = itable_find(&m->it, INODE_NODE, parent);
+    if (!kernel_knows(pin) || pin->nodeid == 1)
+        return;
+    struct ev *e = calloc(1, sizeof(*e));
+    if (!e || !(e->path = strdup(parent))) {
+        free(e);
+        return;
+    }
+    e->m = m;
+    if (zkc_exists(m->zh, parent, NULL, NULL, parent_checked, e) != ZOK) {
+        free(e->path);
+        free(e);
+    }
+}
+
+static void on_created(struct mount *m, const struct ev *e, int rc, const struct zk_stat *st)
+{
+    char parent[4096];
+    const char *name;
+    split(e->path, parent, sizeof(parent), &name);
+    struct node *pn = itable_node(&m->it, parent);
+    if (pn) {
+        node_child_add(pn, name);
+        pn->have_stat = 0;
+    }
+    if (rc == ZOK) {
+        struct node *n = itable_node_make(&m->it, e->path);
+        if (n)
+            node_set_stat(n, st);
+    }
+    struct inode *pin = itable_find(&m->it, INODE_NODE, parent);
+    if (!e->own && rc == ZOK && kernel_knows(pin) && pin->is_dir) {
+        int is_dir = shape_is_dir(st, 0);
+        hmap_puts(&m->pending_create, e->path, (void *)1);
+        notify_push(m->nt, NJ_INVAL_ENTRY, pin->nodeid, NULL, name, 0, 0);
+        notify_push(m->nt, NJ_MKNOD, 0, e->path, NULL, 0, is_dir);
+    }
+    check_parent(m, parent);
+}
+
+static void on_deleted(struct mount *m, const struct ev *e)
+{
+    char parent[4096];
+    const char *name;
+    split(e->path, parent, sizeof(parent), &name);
+    struct inode *in = itable_find(&m->it, INODE_NODE, e->path);
+    struct inode *pin = itable_find(&m->it, INODE_NODE, parent);
+    struct node *n = itable_node(&m->it, e->path);
+    if (!e->own && (kernel_knows(in) || kernel_knows(pin))) {
+        struct tombstone *t = calloc(1, sizeof(*t));
+        if (t) {
+            if (n && n->have_stat)
+                t->stat = n->stat;
+            t->is_dir = in ? in->is_dir : n && n->have_stat ? shape_is_dir(&n->stat, n->created_as_file) : 0;
+            t->st_ino = in ? in->st_ino : shape_ino(t->stat.czxid, e->path);
+            void *old = NULL;
+            if (hmap_put(&m->pending_delete, e->path, strlen(e->path), t, &old) < 0)
+                free(t);
+            else
+                free(old);
+            notify_push(m->nt, NJ_UNLINK, 0, e->path, NULL, 0, t->is_dir);
+        }
+    }
+    /* open files of the node see it gone */
+    struct hmap_slot *s;
+    for (size_t i = 0; hmap_next(&m->open_files, &i, &s);) {
+        struct ofile *of = s->val;
+        if (of->eph_owner && strcmp(of->path, e->path) == 0)
+            of->stale = 1;
+    }
+    itable_detach_path(&m->it, e->path);
+    itable_node_drop(&m->it, e->path);
+    struct node *pn = itable_node(&m->it, parent);
+    if (pn) {
+        node_child_del(pn, name);
+        pn->have_stat = 0;
+    }
+    check_parent(m, parent);
+}
+
+static void on_changed(struct mount *m, const struct ev *e, int rc, const struct zk_stat *st)
+{
+    struct node *n = itable_node(&m->it, e->path);
+    if (n) {
+        if (rc == ZOK)
+            node_set_stat(n, st);
+        else
+            node_invalidate(n);
+        free(n->data);
+        n->data = NULL;
+        n->have_data = 0;
+    }
+    struct inode *din = itable_find(&m->it, INODE_DATA, e->path);
+    if (din && !e->own)
+        notify_push(m->nt, NJ_INVAL_INODE, din->nodeid, NULL, NULL, 0, 0);
+    if (e->own || rc != ZOK)
+        return;
+    struct inode *in = itable_find(&m->it, INODE_NODE, e->path);
+    int is_dir = shape_is_dir(st, n && n->created_as_file);
+    if (kernel_knows(in) && in->nodeid != 1 && in->is_dir != is_dir) {
+        reshape(m, in);
+        return;
+    }
+    if (kernel_knows(in))
+        notify_push(m->nt, NJ_INVAL_INODE, in->nodeid, NULL, NULL, 0, 0);
+    char parent[4096];
+    const char *name;
+    split(e->path, parent, sizeof(parent), &name);
+    if (!kernel_knows(in) && !kernel_knows(itable_find(&m->it, INODE_NODE, parent)))
+        return;
+    /* IN_MODIFY: truncate to the size it has now (answered without touching the server) */
+    if (!is_dir) {
+        notify_push(m->nt, NJ_TRUNCATE, 0, e->path, NULL, st->dataLength > 0 ? st->dataLength : 0, 0);
+    } else if (kernel_knows(in)) {
+        char dp[4200];
+        snprintf(dp, sizeof(dp), "%s/%s", strcmp(e->path, "/") == 0 ? "" : e->path, SHAPE_DATA_NAME);
+        notify_push(m->nt, NJ_TRUNCATE, 0, dp, NULL, st->dataLength > 0 ? st->dataLength : 0, 0);
+    }
+}
+
+static void ev_stat(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
+{
+    (void)zh;
+    struct ev *e = ctx;
+    struct mount *m = e->m;
+    const struct zk_stat *st = rc == ZOK ? &res->stat : NULL;
+    switch (e->type) {
+    case ZEV_CREATED:
+        on_created(m, e, rc, st);
+        break;
+    case ZEV_DELETED:
+        on_deleted(m, e);
+        break;
+    case ZEV_CHANGED:
+        on_changed(m, e, rc, st);
+        break;
+    }
+    free(e->path);
+    free(e);
+}
+
+void events_node(zkc_t *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)state;
+    struct mount *m = ctx;
+    if (type == ZEV_PERSISTENT_WATCH_REMOVED) {
+        LOG_WARN("the recursive watch on the root was removed: caching off until the next session");
+        m->recursive_watch = 0;
+        invalidate_everything(m);
+        return;
+    }
+    if (type != ZEV_CREATED && type != ZEV_DELETED && type != ZEV_CHANGED)
+        return;
+    struct ev *e = calloc(1, sizeof(*e));
+    if (!e || !(e->path = strdup(path))) {
+        free(e);
+        return;
+    }
+    e->m = m;
+    e->type = type;
+    e->own = is_own(m, path);
+    LOG_DEBUG("event %d on %s%s", type, path, e->own ? " (ours)" : "");
+    /* Every event goes through one request (the node's fresh Stat), so that events are
+     * handled in the order they came, each with what it needs. */
+    if (zkc_exists(zh, path, NULL, NULL, ev_stat, e) != ZOK)
+        ev_stat(zh, ZCONNECTIONLOSS, NULL, e);
+}
+
+static void on_armed(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
+{
+    (void)zh;
+    (void)res;
+    struct mount *m = ctx;
+    m->watch_answered = 1;
+    if (rc == ZOK) {
+        m->recursive_watch = 1;
+        LOG_DEBUG("persistent recursive watch armed on the root");
+    } else {
+        m->recursive_watch = 0;
+        LOG_WARN("the server refused a persistent recursive watch (%s): no caching, no inotify events",
+                 zerr_name(rc));
+    }
+}
+
+void events_arm(struct mount *m)
+{
+    if (zkc_add_watch(m->zh, "/", ZADDWATCH_PERSISTENT_RECURSIVE, events_node, m, on_armed, m) != ZOK)
+        LOG_WARN("cannot arm the recursive watch");
+}
+
+/* ---------- session state ---------- */
+
+static void new_session(evutil_socket_t fd, short what, void *arg);
+
+void events_session(zkc_t *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)path;
+    struct mount *m = ctx;
+    if (type != ZEV_NONE || zh != m->zh)
+        return;
+    switch (state) {
+    case ZSTATE_SYNC_CONNECTED:
+        if (!m->session_id || m->session_id != zkc_session_id(zh, NULL)) {
+            m->session_id = zkc_session_id(zh, NULL);
+            LOG_INFO("connected to %s, session 0x%" PRIx64 " (timeout %d ms)", zkc_current_server(zh),
+                     (uint64_t)m->session_id, zkc_session_timeout(zh));
+        } else if (m->was_disconnected) {
+            LOG_INFO("reconnected to %s, session 0x%" PRIx64, zkc_current_server(zh), (uint64_t)m->session_id);
+            /* changes made while disconnected raised no event: start over */
+            invalidate_everything(m);
+        }
+        m->was_disconnected = 0;
+        break;
+    case ZSTATE_DISCONNECTED:
+        if (!m->was_disconnected)
+            LOG_WARN("disconnected from %s; reconnecting", zkc_current_server(zh) ? zkc_current_server(zh) : "?");
+        m->was_disconnected = 1;
+        break;
+    case ZSTATE_EXPIRED:
+    case ZSTATE_AUTH_FAILED:
+        if (m->exiting)
+            break;
+        LOG_WARN("session 0x%" PRIx64 " %s: its ephemeral nodes and locks are gone; starting a new session",
+                 (uint64_t)m->session_id, state == ZSTATE_EXPIRED ? "expired" : "failed authentication");
+        /* the handle is dead; replace it from the loop, outside its own callback */
+        event_base_once(m->base, -1, EV_TIMEOUT, new_session, m, NULL);
+        break;
+    default:
+        break;
+    }
+}
+
+static void closed_old(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
+{
+    (void)zh, (void)rc, (void)res, (void)ctx;
+}
+
+static void new_session(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct mount *m = arg;
+    int64_t old = m->session_id;
+    lock_session_lost(m);
+    struct hmap_slot *s;
+    for (size_t i = 0; hmap_next(&m->open_files, &i, &s);) {
+        struct ofile *of = s->val;
+        if (of->eph_owner && of->eph_owner == old)
+            of->stale = 1;
+    }
+    zkc_t *dead = m->zh;
+    struct zkc_options o = {.session_timeout_ms = m->opts.session_timeout_ms};
+    int err;
+    m->zh = zkc_new(m->base, m->opts.connect, &o, events_session, m, &err);
+    if (!m->zh) {
+        LOG_ERROR("cannot start a new session: %s", zerr_name(err));
+        m->zh = dead;
+        return;
+    }
+    zkc_close_async(dead, closed_old, NULL);
+    m->session_id = 0;
+    m->recursive_watch = 0;
+    invalidate_everything(m);
+    events_arm(m);
+}
