@@ -45,7 +45,7 @@ PROGS := bin/zkfsd bin/zkfs-logdump bin/zkfs-mount
 # bin/ is shared by the plain and the sanitizer builds: relink when switching between them.
 BUILD_MARK := bin/.build-$(notdir $(BUILD))
 
-.PHONY: all test unit integration deps run bench clean format
+.PHONY: all test unit integration deps run bench clean format install
 all: $(PROGS)
 
 $(BUILD)/%.o: %.c
@@ -100,10 +100,25 @@ unit: all $(UNIT_BIN)
 integration: all $(ZKC_BIN)
 	@BUILD=$(BUILD) ONLY=integration sh tests/run.sh
 
-# The run command: a standalone server on 127.0.0.1:2181 with its data in ./data.
+# The run command: a standalone server on 127.0.0.1:2181 (data in ./zkfsd-data) mounted at ./zk.
 run: deps
 	@$(MAKE) --no-print-directory all
-	./bin/zkfsd
+	@bash fuse/run-local.sh
+
+# The client library's header and pkg-config file, and the programs; `zkfs` is the name
+# mount(8) runs for type fuse.zkfs.
+PREFIX ?= /usr/local
+install: all $(BUILD)/libzkc.a
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/zkfs/client $(DESTDIR)$(PREFIX)/include/zkfs/common
+	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	ln -sf zkfs-mount $(DESTDIR)$(PREFIX)/bin/zkfs
+	install -m 644 $(BUILD)/libzkc.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 client/zkc.h $(DESTDIR)$(PREFIX)/include/zkfs/client/
+	install -m 644 common/jute.h common/zerr.h $(DESTDIR)$(PREFIX)/include/zkfs/common/
+	printf 'prefix=%s\nName: zkc\nDescription: zkfs ZooKeeper client library\nVersion: 0.1\nRequires.private: libevent\nCflags: -I$${prefix}/include/zkfs\nLibs: -L$${prefix}/lib -lzkc -levent -lpthread\n' $(PREFIX) > $(DESTDIR)$(PREFIX)/lib/pkgconfig/zkc.pc
+
+$(BUILD)/libzkc.a: $(CLIENT_OBJ) $(COMMON_OBJ)
+	$(AR) rcs $@ $^
 
 # Side by side with Apache ZooKeeper; a zkfsd that does not build shows as "not available".
 bench: deps
