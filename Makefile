@@ -38,7 +38,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Test-only helpers linked against Apache ZooKeeper's C client (an oracle, never the product).
 ZKC_SRC    := $(wildcard tests/integration/*.c)
 ZKC_BIN    := $(ZKC_SRC:tests/integration/%.c=$(BUILD)/tests/%) $(BUILD)/tests/zkc_demo
-BENCH_SRC  := $(wildcard tests/bench/*.c)
+BENCH_SRC  := $(filter-out tests/bench/zkcbench.c,$(wildcard tests/bench/*.c))
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/%)
 
 PROGS := bin/zkfsd bin/zkfs-logdump bin/zkfs-mount
@@ -82,6 +82,11 @@ $(BUILD)/tests/%: tests/integration/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ORACLE_CFLAGS) -I/usr/include/zookeeper -o $@ $< -lzookeeper_mt $(LDLIBS)
 
+# The mount benchmark's reference, on our own client library (not Apache's).
+$(BUILD)/tests/zkcbench: $(BUILD)/tests/bench/zkcbench.o $(CLIENT_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(LDLIBS)
+
 $(BUILD)/tests/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ORACLE_CFLAGS) -I/usr/include/zookeeper -o $@ $< -lzookeeper_mt $(LDLIBS)
@@ -122,9 +127,10 @@ $(BUILD)/libzkc.a: $(CLIENT_OBJ) $(COMMON_OBJ)
 
 # Side by side with Apache ZooKeeper; a zkfsd that does not build shows as "not available".
 bench: deps
-	@$(MAKE) --no-print-directory $(BENCH_BIN)
+	@$(MAKE) --no-print-directory $(BENCH_BIN) $(BUILD)/tests/zkcbench
 	-@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) sh tests/bench/run.sh
+	@BUILD=$(BUILD) bash tests/bench/mount.sh
 
 format:
 	clang-format -i $(wildcard common/*.[ch] zkfsd/*.[ch] client/*.[ch] replication/*.[ch] fuse/*.[ch] tests/*/*.c)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/file.h>
 #include <sys/random.h>
 
@@ -22,7 +23,7 @@ enum lock_state { LS_IDLE, LS_ACQUIRING, LS_WAITING, LS_HELD };
 struct lockreq {
     struct mount *m;
     zkc_t *zh;          /* the session the contender node belongs to */
-    struct ofile *of;   /* NULL once the file is closed */
+    struct lockreq **slot; /* where the open file keeps it; NULL once released */
     fuse_req_t req;     /* the flock request waiting for an answer, or NULL */
     int refs;
     enum lock_state state;
@@ -268,12 +269,24 @@ static void on_interrupt(fuse_req_t req, void *data)
     fail(lr, EINTR);
 }
 
-void lock_request(struct mount *m, fuse_req_t req, struct ofile *of, int op)
+static void release_slot(struct lockreq **slot)
+{
+    struct lockreq *lr = *slot;
+    if (!lr)
+        return;
+    *slot = NULL;
+    lr->slot = NULL;
+    fail(lr, EINTR);
+    lr_put(lr);
+}
+
+void lock_request(struct mount *m, fuse_req_t req, struct ofile *of, int op, int posix)
 {
     int mode = op & (LOCK_SH | LOCK_EX | LOCK_UN);
-    struct lockreq *lr = of->lock;
+    struct lockreq **slot = posix ? &of->plock : &of->lock;
+    struct lockreq *lr = *slot;
     if (mode == LOCK_UN) {
-        lock_release(m, of);
+        release_slot(slot);
         fuse_reply_err(req, 0);
         return;
     }
@@ -291,7 +304,7 @@ void lock_request(struct mount *m, fuse_req_t req, struct ofile *of, int op)
         return;
     }
     if (lr) /* a conversion: flock(2) releases and then takes, not atomically */
-        lock_release(m, of);
+        release_slot(slot);
     lr = calloc(1, sizeof(*lr));
     if (!lr || !(lr->lockpath = strdup(of->path)) || !(lr->prefix = malloc(48))) {
         if (lr) {
@@ -311,7 +324,7 @@ void lock_request(struct mount *m, fuse_req_t req, struct ofile *of, int op)
     strcpy(p, shared ? "__rlock__" : "__lock__");
     lr->m = m;
     lr->zh = m->zh;
-    lr->of = of;
+    lr->slot = slot;
     lr->req = req;
     lr->refs = 1; /* the open file's */
     lr->shared = shared;
@@ -319,7 +332,7 @@ void lock_request(struct mount *m, fuse_req_t req, struct ofile *of, int op)
     lr->state = LS_ACQUIRING;
     lr->next_all = all_locks;
     all_locks = lr;
-    of->lock = lr;
+    *slot = lr;
     fuse_req_interrupt_func(req, on_interrupt, lr);
     if (!lr->req)
         return; /* interrupted at once */
@@ -330,16 +343,71 @@ void lock_request(struct mount *m, fuse_req_t req, struct ofile *of, int op)
     }
 }
 
-void lock_release(struct mount *m, struct ofile *of)
+void lock_release(struct mount *m, struct ofile *of, int which)
 {
     (void)m;
-    struct lockreq *lr = of ? of->lock : NULL;
-    if (!lr)
+    if (!of)
         return;
-    of->lock = NULL;
-    lr->of = NULL;
-    fail(lr, EINTR);
-    lr_put(lr);
+    if (which & 1)
+        release_slot(&of->lock);
+    if (which & 2)
+        release_slot(&of->plock);
+}
+
+/* The answer to F_GETLK: would a lock of this kind wait? */
+struct testreq {
+    fuse_req_t req;
+    struct flock fl;
+    char *own; /* our contender under this open file, if any */
+};
+
+static void on_test_children(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
+{
+    (void)zh;
+    struct testreq *t = ctx;
+    if (rc != ZOK && rc != ZNONODE) {
+        fuse_reply_err(t->req, shape_errno(rc));
+    } else {
+        int shared = t->fl.l_type == F_RDLCK, conflict = F_UNLCK;
+        for (int32_t i = 0; rc == ZOK && i < res->nchildren; i++) {
+            const char *c = res->children[i];
+            if (t->own && strcmp(c, t->own) == 0)
+                continue;
+            size_t len = strlen(c);
+            if (len < 10)
+                continue;
+            if (strstr(c, "__lock__"))
+                conflict = F_WRLCK;
+            else if (strstr(c, "__rlock__") && !shared && conflict == F_UNLCK)
+                conflict = F_RDLCK;
+        }
+        t->fl.l_type = (short)conflict;
+        t->fl.l_whence = SEEK_SET;
+        t->fl.l_start = 0;
+        t->fl.l_len = 0;
+        t->fl.l_pid = 0; /* a holder elsewhere has no pid here */
+        fuse_reply_lock(t->req, &t->fl);
+    }
+    free(t->own);
+    free(t);
+}
+
+void lock_test(struct mount *m, fuse_req_t req, struct ofile *of, const struct flock *fl)
+{
+    struct testreq *t = calloc(1, sizeof(*t));
+    if (!t) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    t->req = req;
+    t->fl = *fl;
+    if (of->plock && of->plock->node)
+        t->own = strdup(of->plock->node);
+    if (zkc_get_children(m->zh, of->path, NULL, NULL, on_test_children, t) != ZOK) {
+        free(t->own);
+        free(t);
+        fuse_reply_err(req, EIO);
+    }
 }
 
 void lock_session_lost(struct mount *m)

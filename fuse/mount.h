@@ -64,7 +64,9 @@ struct ofile {
     int32_t version;     /* the version buf was read at (-1: replace whatever is there) */
     int64_t eph_owner;   /* the node's ephemeralOwner when opened */
     int stale;           /* its ephemeral node vanished with an old session: ESTALE */
-    struct lockreq *lock; /* the lock this open file holds or waits for (lock files) */
+    struct lockreq *lock;  /* the flock this open file holds or waits for (lock files) */
+    struct lockreq *plock; /* the fcntl (POSIX) lock, whole-file, of plock_owner */
+    uint64_t plock_owner;
 };
 
 /* ops.c */
@@ -84,11 +86,15 @@ void inflight_end(struct mount *m, const char *path, int seq);
 
 /* lock.c */
 struct lockreq;
-/* flock/fcntl lock request on a lock file: op is LOCK_SH, LOCK_EX or LOCK_UN, optionally |
- * LOCK_NB. Replies to req (0, EWOULDBLOCK, EINTR, EIO...). */
-void lock_request(struct mount *m, fuse_req_t req, struct ofile *of, int op);
-/* Releases what of holds or waits for (close, or the holder died). */
-void lock_release(struct mount *m, struct ofile *of);
+struct flock;
+/* A lock request on a lock file: op is LOCK_SH, LOCK_EX or LOCK_UN, optionally | LOCK_NB;
+ * posix: the open file's fcntl lock, else its flock. Replies to req (0, EWOULDBLOCK, EINTR,
+ * EIO...). */
+void lock_request(struct mount *m, fuse_req_t req, struct ofile *of, int op, int posix);
+/* Releases what of holds or waits for (which: 1 the flock, 2 the fcntl lock, 3 both). */
+void lock_release(struct mount *m, struct ofile *of, int which);
+/* F_GETLK: replies with F_UNLCK, or the kind of lock that would make fl wait. */
+void lock_test(struct mount *m, fuse_req_t req, struct ofile *of, const struct flock *fl);
 /* The session ended: locks held through it are gone. */
 void lock_session_lost(struct mount *m);
 

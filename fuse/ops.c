@@ -128,7 +128,7 @@ static void fill_attr(struct mount *m, const struct inode *in, const struct node
     if (m->opts.read_only)
         perm &= (mode_t)~0222;
     st->st_mode = (is_dir ? S_IFDIR : S_IFREG) | perm;
-    st->st_nlink = is_dir ? 2 : 1;
+    st->st_nlink = 1; /* for directories too: "not counted", as find(1) understands it */
     if (z) {
         if (!is_dir)
             st->st_size = z->dataLength > 0 ? z->dataLength : 0;
@@ -273,6 +273,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
     conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
     if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
         conn->want |= FUSE_CAP_FLOCK_LOCKS;
+    if (conn->capable & FUSE_CAP_POSIX_LOCKS)
+        conn->want |= FUSE_CAP_POSIX_LOCKS;
 }
 
 /* ---------- lookup ---------- */
@@ -960,6 +962,9 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     (void)ino;
     struct mount *m = M(req);
     struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
+    /* a process's fcntl locks go with any close of the file by that process */
+    if (of->plock && fi->flush && of->plock_owner == fi->lock_owner)
+        lock_release(m, of, 2);
     if (of->stale) {
         fuse_reply_err(req, ESTALE);
         return;
@@ -1004,7 +1009,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     (void)ino;
     struct mount *m = M(req);
     struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
-    lock_release(m, of);
+    lock_release(m, of, 3);
     ofile_free(m, of);
     fuse_reply_err(req, 0);
 }
@@ -1744,7 +1749,38 @@ static void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
         fuse_reply_err(req, ENOLCK);
         return;
     }
-    lock_request(m, req, of, op);
+    lock_request(m, req, of, op, 0);
+}
+
+/* fcntl locks: whole-file, on the same recipe (a byte range locks the whole node). */
+static void op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock)
+{
+    (void)ino;
+    struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
+    if (of->kind != INODE_LOCK) {
+        fuse_reply_err(req, ENOLCK);
+        return;
+    }
+    lock_test(M(req), req, of, lock);
+}
+
+static void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock, int sleep)
+{
+    (void)ino;
+    struct mount *m = M(req);
+    struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
+    if (of->kind != INODE_LOCK) {
+        fuse_reply_err(req, ENOLCK);
+        return;
+    }
+    if (lock->l_type == F_UNLCK) {
+        if (of->plock && of->plock_owner == fi->lock_owner)
+            lock_release(m, of, 2);
+        fuse_reply_err(req, 0);
+        return;
+    }
+    of->plock_owner = fi->lock_owner;
+    lock_request(m, req, of, (lock->l_type == F_RDLCK ? LOCK_SH : LOCK_EX) | (sleep ? 0 : LOCK_NB), 1);
 }
 
 const struct fuse_lowlevel_ops zkfs_ops = {
@@ -1775,4 +1811,6 @@ const struct fuse_lowlevel_ops zkfs_ops = {
     .removexattr = op_removexattr,
     .create = op_create,
     .flock = op_flock,
+    .getlk = op_getlk,
+    .setlk = op_setlk,
 };
