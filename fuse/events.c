@@ -172,6 +172,8 @@ static void on_created(struct mount *m, const struct ev *e, int rc, const struct
             node_set_stat(n, st);
     }
     struct inode *pin = itable_find(&m->it, INODE_NODE, parent);
+    if (!e->own && kernel_knows(pin))
+        notify_push(m->nt, NJ_INVAL_INODE, pin->nodeid, NULL, NULL, 0, 0); /* its cached listing */
     if (!e->own && rc == ZOK && kernel_knows(pin) && pin->is_dir) {
         int is_dir = shape_is_dir(st, 0);
         hmap_puts(&m->pending_create, e->path, (void *)1);
@@ -189,6 +191,8 @@ static void on_deleted(struct mount *m, const struct ev *e)
     struct inode *in = itable_find(&m->it, INODE_NODE, e->path);
     struct inode *pin = itable_find(&m->it, INODE_NODE, parent);
     struct node *n = itable_node(&m->it, e->path);
+    if (!e->own && kernel_knows(pin))
+        notify_push(m->nt, NJ_INVAL_INODE, pin->nodeid, NULL, NULL, 0, 0); /* its cached listing */
     if (!e->own && (kernel_knows(in) || kernel_knows(pin))) {
         struct tombstone *t = calloc(1, sizeof(*t));
         if (t) {

@@ -263,6 +263,36 @@ static void need_data(struct rq *q, int fresh, cont_fn next)
         next(q, rc);
 }
 
+/* A lookup is usually followed by a read of the node (cat, source, grep): its data is asked
+ * for right behind the Stat, in the same round trip, and cached. */
+struct prefetch {
+    struct mount *m;
+    char path[];
+};
+
+static void on_prefetch(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
+{
+    (void)zh;
+    struct prefetch *p = ctx;
+    struct node *n = rc == ZOK ? itable_node(&p->m->it, p->path) : NULL;
+    /* only onto the Stat that came with the lookup: a later change has invalidated it */
+    if (n && n->have_stat && n->stat.mzxid == res->stat.mzxid && !n->have_data)
+        node_set_data(n, res->data, res->datalen);
+    free(p);
+}
+
+static void prefetch_data(struct mount *m, const char *path)
+{
+    size_t len = strlen(path) + 1;
+    struct prefetch *p = malloc(sizeof(*p) + len);
+    if (!p)
+        return;
+    p->m = m;
+    memcpy(p->path, path, len);
+    if (zkc_get_data(m->zh, path, NULL, NULL, on_prefetch, p) != ZOK)
+        free(p);
+}
+
 /* ---------- init ---------- */
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -275,6 +305,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
         conn->want |= FUSE_CAP_FLOCK_LOCKS;
     if (conn->capable & FUSE_CAP_POSIX_LOCKS)
         conn->want |= FUSE_CAP_POSIX_LOCKS;
+    /* requests are small: splicing them through a pipe costs more syscalls than it saves */
+    conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 }
 
 /* ---------- lookup ---------- */
@@ -371,7 +403,11 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
         return;
     }
     q->is_dir = virt == SHAPE_VIRT_DATA ? INODE_DATA : INODE_NODE; /* the kind wanted */
+    struct node *n = itable_node(&m->it, npath);
+    int fetching = !(n && n->have_stat && n->have_acl && cache_ok(m));
     need_stat(q, lookup_done);
+    if (fetching && cache_ok(m) && !(n && n->have_data))
+        prefetch_data(m, npath);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -609,7 +645,10 @@ static void opendir_done(struct rq *q, int rc)
     if (!cache_ok(m))
         node_invalidate(n);
     q->fi.fh = (uint64_t)(uintptr_t)d;
-    q->fi.cache_readdir = 0;
+    /* the kernel may keep the listing: a change elsewhere invalidates the directory's inode,
+     * and its own creates and deletes drop the cache by themselves */
+    q->fi.cache_readdir = cache_ok(m);
+    q->fi.keep_cache = cache_ok(m);
     if (fuse_reply_open(q->req, &q->fi) != 0) {
         for (int32_t i = 0; i < d->n; i++)
             free(d->names[i]);
@@ -769,6 +808,8 @@ static void reply_open(struct mount *m, fuse_req_t req, struct fuse_file_info *f
     fi->fh = (uint64_t)(uintptr_t)of;
     fi->keep_cache = cache_ok(m) && !of->writable;
     fi->direct_io = of->kind == INODE_LOCK;
+    /* nothing to write back and no fcntl lock to drop: close need not wait for us */
+    fi->noflush = !of->writable && of->kind != INODE_LOCK;
     if (fuse_reply_open(req, fi) != 0)
         ofile_free(m, of);
 }

@@ -16,7 +16,8 @@ other client that changes the tree behind the mount's back and checks what the m
 - unmount closes the session, daemonized start, start failures, the ro option, connection
   loss (EIO, then recovery) and session expiry (EIO, ESTALE, a new session).
 
-Each test runs against every server kind ZKFS_SERVER selects (zkfsd, apache or both). A
+Each test runs against every server kind ZKFS_SERVER selects (zkfsd, apache or both; this
+suite defaults to both, since the mount must work against Apache ZooKeeper as well). A
 test's mounts are chrooted to its own fresh node (HOST:PORT/t-...), so the mount's root is
 self.root. Mounts run in the foreground (-f) unless a test is about daemonizing; each is
 unmounted (fusermount3 -u, then -uz) in tearDown and at exit. A watchdog kills the mounts of
@@ -38,6 +39,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+os.environ.setdefault("ZKFS_SERVER", "both")
 import mount as zkmount  # noqa: E402
 import zkserver  # noqa: E402
 import zktest  # noqa: E402
