@@ -110,13 +110,15 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@bash fuse/run-local.sh
 
-# The client library's header and pkg-config file, and the programs; `zkfs` is the name
-# mount(8) runs for type fuse.zkfs.
+# The client library's header and pkg-config file, and the programs; mount(8) runs
+# /sbin/mount.fuse.zkfs for `mount -t fuse.zkfs` and fstab lines of that type.
 PREFIX ?= /usr/local
 install: all $(BUILD)/libzkc.a
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/zkfs/client $(DESTDIR)$(PREFIX)/include/zkfs/common
 	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
 	ln -sf zkfs-mount $(DESTDIR)$(PREFIX)/bin/zkfs
+	install -d $(DESTDIR)/sbin
+	ln -sf $(PREFIX)/bin/zkfs-mount $(DESTDIR)/sbin/mount.fuse.zkfs
 	install -m 644 $(BUILD)/libzkc.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 client/zkc.h $(DESTDIR)$(PREFIX)/include/zkfs/client/
 	install -m 644 common/jute.h common/zerr.h $(DESTDIR)$(PREFIX)/include/zkfs/common/

@@ -155,6 +155,10 @@ int main(int argc, char **argv)
         } else if (!strncmp(a, "-o", 2) && a[2]) {
             if (parse_opts(a + 2, m, &c) < 0)
                 return 1;
+        } else if (!strcmp(a, "-n") || !strcmp(a, "-s") || !strcmp(a, "-v")) {
+            /* from mount(8) running us as mount.fuse.zkfs: no mtab, sloppy, verbose */
+        } else if ((!strcmp(a, "-t") || !strcmp(a, "-N")) && i + 1 < argc) {
+            i++; /* the type (fuse.zkfs) and mount namespace mount(8) passes */
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "zkfs-mount: unknown option %s\n", a);
             usage(stderr);
