@@ -94,6 +94,16 @@ static void rq_free(struct rq *q)
     free(q);
 }
 
+/* Ends q with the errno of rc when rc is an error: returns 1 then (q is freed). */
+static int rq_failed(struct rq *q, int rc, const char *what)
+{
+    if (rc == ZOK)
+        return 0;
+    fuse_reply_err(q->req, mount_errno(rc, what, q->path));
+    rq_free(q);
+    return 1;
+}
+
 /* ---------- attributes ---------- */
 
 static mode_t perm_bits(const struct node *n, int is_dir)
@@ -514,11 +524,8 @@ static void truncate_set_done(zkc_t *zh, int rc, const struct zk_response *res, 
 static void truncate_got_data(struct rq *q, int rc)
 {
     struct mount *m = q->m;
-    if (rc != ZOK) {
-        fuse_reply_err(q->req, mount_errno(rc, "truncate", q->path));
-        rq_free(q);
+    if (rq_failed(q, rc, "truncate"))
         return;
-    }
     struct node *n = itable_node(&m->it, q->path);
     size_t len = q->size;
     q->data = calloc(1, len ? len : 1);
@@ -618,11 +625,8 @@ static void on_children(zkc_t *zh, int rc, const struct zk_response *res, void *
 static void opendir_done(struct rq *q, int rc)
 {
     struct mount *m = q->m;
-    if (rc != ZOK) {
-        fuse_reply_err(q->req, mount_errno(rc, "readdir", q->path));
-        rq_free(q);
+    if (rq_failed(q, rc, "readdir"))
         return;
-    }
     struct node *n = itable_node(&m->it, q->path);
     struct dirsnap *d = calloc(1, sizeof(*d));
     if (d && n->nchildren > 0)
@@ -1063,6 +1067,26 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 
 /* ---------- create, mknod, mkdir ---------- */
 
+/* A child of path's parent came (add) or went: its cached listing follows, and its Stat
+ * (numChildren, cversion, pzxid) is stale. */
+static void parent_listing(struct mount *m, const char *path, int add)
+{
+    char parent[MAX_PATH];
+    snprintf(parent, sizeof(parent), "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    struct node *pn = itable_node(&m->it, slash == parent ? "/" : parent);
+    if (!pn)
+        return;
+    if (add)
+        node_child_add(pn, slash + 1);
+    else
+        node_child_del(pn, slash + 1);
+    pn->have_stat = 0;
+}
+
 static void create_reply(struct rq *q, const char *created, const struct zk_stat *st)
 {
     struct mount *m = q->m;
@@ -1078,17 +1102,7 @@ static void create_reply(struct rq *q, const char *created, const struct zk_stat
         n->created_here = 1;
         in = itable_obtain(&m->it, INODE_NODE, created, q->is_dir, ino_of(INODE_NODE, created, st));
     }
-    char parent[MAX_PATH];
-    snprintf(parent, sizeof(parent), "%s", created);
-    char *slash = strrchr(parent, '/');
-    if (slash) {
-        *slash = '\0';
-        struct node *pn = itable_node(&m->it, slash == parent ? "/" : parent);
-        if (pn) {
-            node_child_add(pn, slash + 1);
-            pn->have_stat = 0; /* numChildren and cversion moved on */
-        }
-    }
+    parent_listing(m, created, 1);
     if (!in) {
         fuse_reply_err(q->req, ENOMEM);
         return;
@@ -1146,11 +1160,8 @@ static void on_create(zkc_t *zh, int rc, const struct zk_response *res, void *ct
 static void open_existing_after_create(struct rq *q, int rc)
 {
     struct mount *m = q->m;
-    if (rc != ZOK) {
-        fuse_reply_err(q->req, mount_errno(rc, "create", q->path));
-        rq_free(q);
+    if (rq_failed(q, rc, "create"))
         return;
-    }
     struct node *n = itable_node(&m->it, q->path);
     if (shape_is_dir(&n->stat, n->created_as_file)) {
         fuse_reply_err(q->req, EISDIR);
@@ -1305,17 +1316,7 @@ static void forget_deleted(struct mount *m, const char *path)
 {
     itable_detach_path(&m->it, path);
     itable_node_drop(&m->it, path);
-    char parent[MAX_PATH];
-    snprintf(parent, sizeof(parent), "%s", path);
-    char *slash = strrchr(parent, '/');
-    if (slash) {
-        *slash = '\0';
-        struct node *pn = itable_node(&m->it, slash == parent ? "/" : parent);
-        if (pn) {
-            node_child_del(pn, slash + 1);
-            pn->have_stat = 0;
-        }
-    }
+    parent_listing(m, path, 0);
 }
 
 static void on_delete(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
@@ -1405,17 +1406,7 @@ static void on_rename_multi(zkc_t *zh, int rc, const struct zk_response *res, vo
             if (st)
                 in->st_ino = ino_of(INODE_NODE, q->path2, st);
         }
-        char parent[MAX_PATH];
-        snprintf(parent, sizeof(parent), "%s", q->path2);
-        char *slash = strrchr(parent, '/');
-        if (slash) {
-            *slash = '\0';
-            struct node *pn = itable_node(&m->it, slash == parent ? "/" : parent);
-            if (pn) {
-                node_child_add(pn, slash + 1);
-                pn->have_stat = 0;
-            }
-        }
+        parent_listing(m, q->path2, 1);
         fuse_reply_err(q->req, 0);
     } else if (rc == ZNODEEXISTS && !replaced && !(q->flags & RENAME_NOREPLACE)) {
         /* the new name exists: rename(2) replaces it, if it has no children */
@@ -1496,11 +1487,8 @@ static void on_rename_acl(zkc_t *zh, int rc, const struct zk_response *res, void
     if (rc == ZOK && res->stat.version != q->version) {
         rc = ZBADVERSION; /* changed between the two reads: try again */
     }
-    if (rc != ZOK) {
-        fuse_reply_err(q->req, mount_errno(rc, "rename", q->path));
-        rq_free(q);
+    if (rq_failed(q, rc, "rename"))
         return;
-    }
     q->acl = calloc((size_t)(res->nacl > 0 ? res->nacl : 1), sizeof(struct zk_acl));
     if (!q->acl) {
         fuse_reply_err(q->req, ENOMEM);
@@ -1519,11 +1507,8 @@ static void on_rename_acl(zkc_t *zh, int rc, const struct zk_response *res, void
 static void on_rename_src(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
 {
     struct rq *q = ctx;
-    if (rc != ZOK) {
-        fuse_reply_err(q->req, mount_errno(rc, "rename", q->path));
-        rq_free(q);
+    if (rq_failed(q, rc, "rename"))
         return;
-    }
     if (res->stat.numChildren > 0) {
         /* ZooKeeper has no rename: moving a subtree would not be atomic */
         LOG_INFO("rename %s: refused, the node has children (ZooKeeper cannot move a subtree atomically)", q->path);
@@ -1635,11 +1620,8 @@ static void on_xattr_acl(zkc_t *zh, int rc, const struct zk_response *res, void 
 {
     (void)zh;
     struct rq *q = ctx;
-    if (rc != ZOK) {
-        fuse_reply_err(q->req, mount_errno(rc, "getxattr", q->path));
-        rq_free(q);
+    if (rq_failed(q, rc, "getxattr"))
         return;
-    }
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
@@ -1663,11 +1645,8 @@ static void on_xattr_acl(zkc_t *zh, int rc, const struct zk_response *res, void 
 static void getxattr_done(struct rq *q, int rc)
 {
     struct mount *m = q->m;
-    if (rc != ZOK) {
-        fuse_reply_err(q->req, mount_errno(rc, "getxattr", q->path));
-        rq_free(q);
+    if (rq_failed(q, rc, "getxattr"))
         return;
-    }
     struct node *n = itable_node(&m->it, q->path);
     const struct zk_stat *s = &n->stat;
     const char *x = q->name + strlen("user.zk.");
