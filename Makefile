@@ -6,7 +6,7 @@ SANITIZE ?=
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
             -D_GNU_SOURCE -I. -MMD -MP
-LDLIBS   += -lpthread
+LDLIBS   += -lmsgpackc -lpthread
 # Test helpers linked with Apache's C client are oracles, not our code: never sanitized.
 ORACLE_CFLAGS := $(CFLAGS)
 ifneq ($(SANITIZE),)

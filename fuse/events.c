@@ -68,7 +68,7 @@ static int kernel_knows(const struct inode *in) { return in && (in->nlookup > 0 
 
 /* The kernel holds path with the other shape: forget its inode and entry, so the next lookup
  * sees the new shape. */
-static void reshape(struct mount *m, struct inode *in)
+void events_reshape(struct mount *m, struct inode *in)
 {
     char parent[4096];
     const char *name;
@@ -130,7 +130,7 @@ static void parent_checked(zkc_t *zh, int rc, const struct zk_response *res, voi
         if (n) {
             node_set_stat(n, &res->stat);
             if (in && kernel_knows(in) && in->nodeid != 1 && shape_is_dir(&n->stat, n->created_as_file) != in->is_dir)
-                reshape(m, in);
+                events_reshape(m, in);
         }
     }
     free(e->path);
@@ -245,7 +245,7 @@ static void on_changed(struct mount *m, const struct ev *e, int rc, const struct
     struct inode *in = itable_find(&m->it, INODE_NODE, e->path);
     int is_dir = shape_is_dir(st, n && n->created_as_file);
     if (kernel_knows(in) && in->nodeid != 1 && in->is_dir != is_dir) {
-        reshape(m, in);
+        events_reshape(m, in);
         return;
     }
     if (kernel_knows(in))

@@ -77,6 +77,9 @@ int mount_errno(int zerr, const char *what, const char *path);
 /* events.c: the session watcher and the recursive watch's events. */
 void events_session(zkc_t *zh, int type, int state, const char *path, void *ctx);
 void events_node(zkc_t *zh, int type, int state, const char *path, void *ctx);
+/* The kernel holds in with a shape the node no longer has: invalidate its entry and detach
+ * it, so the next lookup makes an inode of the new shape. */
+void events_reshape(struct mount *m, struct inode *in);
 /* Arms the persistent recursive watch on the root (again after a new session). */
 void events_arm(struct mount *m);
 /* Marks a path as being changed by this mount (so its own events raise no inotify); undone

@@ -444,13 +444,24 @@ static void reply_attr_of(struct mount *m, fuse_req_t req, struct inode *in)
 
 static void getattr_done(struct rq *q, int rc)
 {
-    struct inode *in = itable_get(&q->m->it, q->nodeid);
-    if (!in)
+    struct mount *m = q->m;
+    struct inode *in = itable_get(&m->it, q->nodeid);
+    struct node *n = rc == ZOK ? itable_node(&m->it, q->path) : NULL;
+    if (!in) {
         fuse_reply_err(q->req, ESTALE);
-    else if (rc != ZOK)
+    } else if (rc != ZOK) {
         fuse_reply_err(q->req, mount_errno(rc, "getattr", q->path));
-    else
-        reply_attr_of(q->m, q->req, in);
+    } else if (in->kind == INODE_NODE && in->nodeid != 1 && !in->detached &&
+               shape_is_dir(&n->stat, n->created_as_file) != in->is_dir) {
+        /* the kernel holds it with its old shape: answer as that, briefly, and make the
+         * next lookup give a new inode of the new shape */
+        struct stat st;
+        fill_attr(m, in, n, &st);
+        fuse_reply_attr(q->req, &st, 0);
+        events_reshape(m, in);
+    } else {
+        reply_attr_of(m, q->req, in);
+    }
     rq_free(q);
 }
 
@@ -534,7 +545,8 @@ static void truncate_got_data(struct rq *q, int rc)
         rq_free(q);
         return;
     }
-    memcpy(q->data, n->data, (size_t)n->datalen < len ? (size_t)n->datalen : len);
+    if (n->datalen > 0)
+        memcpy(q->data, n->data, (size_t)n->datalen < len ? (size_t)n->datalen : len);
     q->datalen = (int32_t)len;
     inflight_begin(m, q->path, 0);
     rc = zkc_set_data(m->zh, q->path, q->data, q->datalen, n->stat.version, truncate_set_done, q);
@@ -1036,7 +1048,8 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     f->req = req;
     f->of = of;
     f->len = (int32_t)of->len;
-    memcpy(f->data, of->buf, of->len);
+    if (of->len)
+        memcpy(f->data, of->buf, of->len);
     of->dirty = 0;
     inflight_begin(m, f->path, 0);
     int rc = zkc_set_data(m->zh, f->path, f->data, f->len, of->version, flush_done, f);
@@ -1254,6 +1267,16 @@ static void notifier_created(struct rq *q, int rc)
         return;
     }
     struct node *n = itable_node(&m->it, q->path);
+    int now_dir = shape_is_dir(&n->stat, n->created_as_file);
+    if (now_dir != q->is_dir) {
+        /* it changed shape since its event (data arrived after the create): show it as it
+         * is now, with another mknod/mkdir */
+        hmap_puts(&m->pending_create, q->path, (void *)1);
+        notify_push(m->nt, NJ_MKNOD, 0, q->path, NULL, 0, now_dir);
+        fuse_reply_err(q->req, ENOENT);
+        rq_free(q);
+        return;
+    }
     struct inode *in = itable_obtain(&m->it, INODE_NODE, q->path, q->is_dir, ino_of(INODE_NODE, q->path, &n->stat));
     if (!in)
         fuse_reply_err(q->req, ENOMEM);
@@ -1530,7 +1553,8 @@ static void on_rename_src(zkc_t *zh, int rc, const struct zk_response *res, void
         rq_free(q);
         return;
     }
-    memcpy(q->data, res->data, (size_t)q->datalen);
+    if (q->datalen)
+        memcpy(q->data, res->data, (size_t)q->datalen);
     rc = zkc_get_acl(zh, q->path, on_rename_acl, q);
     if (rc != ZOK) {
         fuse_reply_err(q->req, mount_errno(rc, "rename", q->path));
