@@ -17,25 +17,59 @@
 
 /* ---------- the mount's own changes ---------- */
 
-static void count_add(struct hmap *h, const char *key, int d)
+/* A change this mount has in flight on a path, and the events it took for its own echo. */
+struct inflight {
+    int count;
+    int suppressed; /* bit (1 << event type) per event not shown to the kernel */
+};
+
+static void replay(struct mount *m, int type, const char *path);
+
+void inflight_begin(struct mount *m, const char *path, int seq)
 {
-    intptr_t n = (intptr_t)hmap_gets(h, key) + d;
-    if (n <= 0)
-        hmap_dels(h, key);
-    else
-        hmap_puts(h, key, (void *)n);
+    struct hmap *h = seq ? &m->inflight_seq : &m->inflight;
+    struct inflight *f = hmap_gets(h, path);
+    if (!f) {
+        f = calloc(1, sizeof(*f));
+        if (!f || hmap_puts(h, path, f) < 0) {
+            free(f);
+            return;
+        }
+    }
+    f->count++;
 }
 
-void inflight_begin(struct mount *m, const char *path, int seq) { count_add(seq ? &m->inflight_seq : &m->inflight, path, 1); }
-void inflight_end(struct mount *m, const char *path, int seq) { count_add(seq ? &m->inflight_seq : &m->inflight, path, -1); }
+void inflight_end(struct mount *m, const char *path, int seq, int rc)
+{
+    struct hmap *h = seq ? &m->inflight_seq : &m->inflight;
+    struct inflight *f = hmap_gets(h, path);
+    if (!f)
+        return;
+    int suppressed = f->suppressed;
+    if (--f->count <= 0) {
+        hmap_dels(h, path);
+        free(f);
+    } else if (rc != ZOK) {
+        f->suppressed = 0;
+    }
+    /* Our change failed (NODEEXISTS, NONODE, BADVERSION: another client's change won), so
+     * the events we took for ours were theirs: show them now. */
+    if (rc != ZOK && suppressed && !seq)
+        for (int type = ZEV_CREATED; type <= ZEV_CHANGED; type++)
+            if (suppressed & (1 << type))
+                replay(m, type, path);
+}
 
 /* Is an event on path (most likely) the echo of a change this mount is making? ZooKeeper
  * sends a connection the events of its own change before the reply, so the change is still
- * in flight when its event arrives. */
-static int is_own(struct mount *m, const char *path)
+ * in flight when its event arrives. Records what it took, for inflight_end. */
+static int is_own(struct mount *m, const char *path, int type)
 {
-    if (hmap_gets(&m->inflight, path))
+    struct inflight *f = hmap_gets(&m->inflight, path);
+    if (f) {
+        f->suppressed |= 1 << type;
         return 1;
+    }
     struct hmap_slot *s;
     size_t plen = strlen(path);
     for (size_t i = 0; hmap_next(&m->inflight_seq, &i, &s);) {
@@ -79,6 +113,38 @@ void events_reshape(struct mount *m, struct inode *in)
         notify_push(m->nt, NJ_INVAL_ENTRY, pin->nodeid, NULL, name, 0, 0);
     notify_push(m->nt, NJ_INVAL_INODE, in->nodeid, NULL, NULL, 0, 0);
     itable_detach_path(&m->it, in->path);
+}
+
+/* The node at in->path changed shape (a file that got a child, an empty directory that got
+ * data): the kernel must see the old one go and the new one come, which also tells inotify
+ * watchers (IN_DELETE, IN_CREATE, and IN_MODIFY for data). */
+static void reshape_notify(struct mount *m, struct inode *in, const struct zk_stat *st, int now_dir)
+{
+    struct tombstone *t = calloc(1, sizeof(*t));
+    if (!t) {
+        events_reshape(m, in);
+        return;
+    }
+    t->is_dir = in->is_dir;
+    t->st_ino = in->st_ino;
+    t->stat = *st;
+    void *old = NULL;
+    if (hmap_put(&m->pending_delete, in->path, strlen(in->path), t, &old) < 0) {
+        free(t);
+        events_reshape(m, in);
+        return;
+    }
+    free(old);
+    LOG_DEBUG("%s changed shape: showing it as a %s", in->path, now_dir ? "directory" : "file");
+    char *path = strdup(in->path);
+    if (!path)
+        return;
+    notify_push(m->nt, NJ_UNLINK, 0, path, NULL, 0, in->is_dir);
+    hmap_puts(&m->pending_create, path, (void *)1);
+    notify_push(m->nt, NJ_MKNOD, 0, path, NULL, 0, now_dir);
+    if (!now_dir)
+        notify_push(m->nt, NJ_TRUNCATE, 0, path, NULL, st->dataLength > 0 ? st->dataLength : 0, 0);
+    free(path);
 }
 
 /* Tells the kernel to drop everything it caches (a new session, or events missed while
@@ -129,8 +195,9 @@ static void parent_checked(zkc_t *zh, int rc, const struct zk_response *res, voi
         struct node *n = itable_node_make(&m->it, e->path);
         if (n) {
             node_set_stat(n, &res->stat);
-            if (in && kernel_knows(in) && in->nodeid != 1 && shape_is_dir(&n->stat, n->created_as_file) != in->is_dir)
-                events_reshape(m, in);
+            int now_dir = shape_is_dir(&n->stat, n->created_as_file);
+            if (in && kernel_knows(in) && in->nodeid != 1 && now_dir != in->is_dir)
+                reshape_notify(m, in, &n->stat, now_dir);
         }
     }
     free(e->path);
@@ -158,6 +225,8 @@ static void check_parent(struct mount *m, const char *parent)
 
 static void on_created(struct mount *m, const struct ev *e, int rc, const struct zk_stat *st)
 {
+    if (e->own)
+        return; /* the create's reply updates everything, or replays this if it failed */
     char parent[4096];
     const char *name;
     split(e->path, parent, sizeof(parent), &name);
@@ -185,6 +254,8 @@ static void on_created(struct mount *m, const struct ev *e, int rc, const struct
 
 static void on_deleted(struct mount *m, const struct ev *e)
 {
+    if (e->own)
+        return; /* likewise: the delete's reply */
     char parent[4096];
     const char *name;
     split(e->path, parent, sizeof(parent), &name);
@@ -245,7 +316,7 @@ static void on_changed(struct mount *m, const struct ev *e, int rc, const struct
     struct inode *in = itable_find(&m->it, INODE_NODE, e->path);
     int is_dir = shape_is_dir(st, n && n->created_as_file);
     if (kernel_knows(in) && in->nodeid != 1 && in->is_dir != is_dir) {
-        events_reshape(m, in);
+        reshape_notify(m, in, st, is_dir);
         return;
     }
     if (kernel_knows(in))
@@ -286,6 +357,34 @@ static void ev_stat(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
     free(e);
 }
 
+/* What an event makes stale goes at once, so that a lookup, open or read in the meantime
+ * asks the server instead of the cache; the kernel hears of it after the event's own
+ * round trip (ev_stat), in order. */
+static void forget_at_once(struct mount *m, int type, const char *path)
+{
+    char parent[4096];
+    const char *name;
+    split(path, parent, sizeof(parent), &name);
+    struct node *pn = itable_node(&m->it, parent);
+    struct node *n = itable_node(&m->it, path);
+    if (type == ZEV_CHANGED && n) {
+        n->have_stat = 0;
+        free(n->data);
+        n->data = NULL;
+        n->have_data = 0;
+    } else if (type == ZEV_CREATED && pn) {
+        node_child_add(pn, name);
+        pn->have_stat = 0;
+    } else if (type == ZEV_DELETED) {
+        if (pn) {
+            node_child_del(pn, name);
+            pn->have_stat = 0;
+        }
+        if (n)
+            node_invalidate(n);
+    }
+}
+
 void events_node(zkc_t *zh, int type, int state, const char *path, void *ctx)
 {
     (void)state;
@@ -305,12 +404,28 @@ void events_node(zkc_t *zh, int type, int state, const char *path, void *ctx)
     }
     e->m = m;
     e->type = type;
-    e->own = is_own(m, path);
+    e->own = is_own(m, path, type);
     LOG_DEBUG("event %d on %s%s", type, path, e->own ? " (ours)" : "");
+    if (!e->own)
+        forget_at_once(m, type, path);
     /* Every event goes through one request (the node's fresh Stat), so that events are
      * handled in the order they came, each with what it needs. */
     if (zkc_exists(zh, path, NULL, NULL, ev_stat, e) != ZOK)
         ev_stat(zh, ZCONNECTIONLOSS, NULL, e);
+}
+
+static void replay(struct mount *m, int type, const char *path)
+{
+    struct ev *e = calloc(1, sizeof(*e));
+    if (!e || !(e->path = strdup(path))) {
+        free(e);
+        return;
+    }
+    e->m = m;
+    e->type = type;
+    LOG_DEBUG("event %d on %s was another client's: showing it", type, path);
+    if (zkc_exists(m->zh, path, NULL, NULL, ev_stat, e) != ZOK)
+        ev_stat(m->zh, ZCONNECTIONLOSS, NULL, e);
 }
 
 static void on_armed(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)

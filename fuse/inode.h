@@ -40,6 +40,10 @@ struct inode {
     uint64_t st_ino;
     int detached;     /* no longer the inode of its path (deleted, or the shape changed) */
     int nopen;        /* open files */
+    /* The data version (mzxid) the kernel's page cache may hold for it, when known: an
+     * open keeps the page cache only if the node still has that version. */
+    int kdata_valid;
+    int64_t kdata_mzxid;
 };
 
 struct itable {

@@ -83,9 +83,11 @@ void events_reshape(struct mount *m, struct inode *in);
 /* Arms the persistent recursive watch on the root (again after a new session). */
 void events_arm(struct mount *m);
 /* Marks a path as being changed by this mount (so its own events raise no inotify); undone
- * by inflight_end once the reply arrived. seq: path is a sequential-create prefix. */
+ * by inflight_end with the change's result once the reply arrived: when it failed, the
+ * events taken for its echo were another client's and are shown then. seq: path is a
+ * sequential-create prefix. */
 void inflight_begin(struct mount *m, const char *path, int seq);
-void inflight_end(struct mount *m, const char *path, int seq);
+void inflight_end(struct mount *m, const char *path, int seq, int rc);
 
 /* lock.c */
 struct lockreq;

@@ -514,7 +514,7 @@ static void truncate_set_done(zkc_t *zh, int rc, const struct zk_response *res, 
     (void)zh;
     struct rq *q = ctx;
     struct mount *m = q->m;
-    inflight_end(m, q->path, 0);
+    inflight_end(m, q->path, 0, rc);
     struct inode *in = itable_get(&m->it, q->nodeid);
     if (rc == ZOK) {
         struct node *n = itable_node_make(&m->it, q->path);
@@ -551,7 +551,7 @@ static void truncate_got_data(struct rq *q, int rc)
     inflight_begin(m, q->path, 0);
     rc = zkc_set_data(m->zh, q->path, q->data, q->datalen, n->stat.version, truncate_set_done, q);
     if (rc != ZOK) {
-        inflight_end(m, q->path, 0);
+        inflight_end(m, q->path, 0, rc);
         fuse_reply_err(q->req, mount_errno(rc, "truncate", q->path));
         rq_free(q);
     }
@@ -608,101 +608,44 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 /* ---------- directories ---------- */
 
+/* An open directory: the listing it reads, taken when reading starts at offset 0 (not at
+ * opendir: the kernel dates its readdir cache from the first read, and a listing older than
+ * that could be cached as current). */
 struct dirsnap {
     char **names;
     int32_t n;
+    int taken;
     char *path;
+    uint64_t nodeid;
 };
 
-static void opendir_done(struct rq *q, int rc);
-
-static void on_children(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
+static void snap_clear(struct dirsnap *d)
 {
-    (void)zh;
-    struct rq *q = ctx;
-    if (rc == ZOK) {
-        struct node *n = itable_node_make(&q->m->it, q->path);
-        if (!n || node_set_children(n, res->children, res->nchildren) < 0) {
-            opendir_done(q, ZSYSTEMERROR);
-            return;
-        }
-        node_set_stat(n, &res->stat);
-        /* node_set_stat keeps the list we just stored: same pzxid */
-        if (!n->have_children)
-            node_set_children(n, res->children, res->nchildren);
-    }
-    opendir_done(q, rc);
+    for (int32_t i = 0; i < d->n; i++)
+        free(d->names[i]);
+    free(d->names);
+    d->names = NULL;
+    d->n = 0;
+    d->taken = 0;
 }
 
-static void opendir_done(struct rq *q, int rc)
+static int snap_take(struct mount *m, struct dirsnap *d)
 {
-    struct mount *m = q->m;
-    if (rq_failed(q, rc, "readdir"))
-        return;
-    struct node *n = itable_node(&m->it, q->path);
-    struct dirsnap *d = calloc(1, sizeof(*d));
-    if (d && n->nchildren > 0)
-        d->names = calloc((size_t)n->nchildren, sizeof(char *));
-    if (d)
-        d->path = strdup(q->path);
-    if (!d || (n->nchildren > 0 && !d->names) || !d->path) {
-        if (d) {
-            free(d->names);
-            free(d->path);
-        }
-        free(d);
-        fuse_reply_err(q->req, ENOMEM);
-        rq_free(q);
-        return;
-    }
+    struct node *n = itable_node(&m->it, d->path);
+    snap_clear(d);
+    if (n->nchildren > 0 && !(d->names = calloc((size_t)n->nchildren, sizeof(char *))))
+        return -1;
     for (int32_t i = 0; i < n->nchildren; i++)
         if ((d->names[d->n] = strdup(n->children[i])))
             d->n++;
+    d->taken = 1;
     if (!cache_ok(m))
         node_invalidate(n);
-    q->fi.fh = (uint64_t)(uintptr_t)d;
-    /* the kernel may keep the listing: a change elsewhere invalidates the directory's inode,
-     * and its own creates and deletes drop the cache by themselves */
-    q->fi.cache_readdir = cache_ok(m);
-    q->fi.keep_cache = cache_ok(m);
-    if (fuse_reply_open(q->req, &q->fi) != 0) {
-        for (int32_t i = 0; i < d->n; i++)
-            free(d->names[i]);
-        free(d->names);
-        free(d->path);
-        free(d);
-    }
-    rq_free(q);
+    return 0;
 }
 
-static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void fill_dir(struct mount *m, fuse_req_t req, struct dirsnap *d, size_t size, off_t off)
 {
-    struct mount *m = M(req);
-    struct inode *in = itable_get(&m->it, ino);
-    if (!in) {
-        fuse_reply_err(req, ESTALE);
-        return;
-    }
-    struct rq *q = rq_new(req, in->path);
-    if (!q) {
-        fuse_reply_err(req, ENOMEM);
-        return;
-    }
-    q->fi = *fi;
-    struct node *n = itable_node(&m->it, in->path);
-    if (n && n->have_children && cache_ok(m)) {
-        opendir_done(q, ZOK);
-        return;
-    }
-    int rc = zkc_get_children(m->zh, in->path, NULL, NULL, on_children, q);
-    if (rc != ZOK)
-        opendir_done(q, rc);
-}
-
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
-{
-    struct mount *m = M(req);
-    struct dirsnap *d = (struct dirsnap *)(uintptr_t)fi->fh;
     char *buf = malloc(size);
     if (!buf) {
         fuse_reply_err(req, ENOMEM);
@@ -717,7 +660,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
         char path[MAX_PATH];
         if (i == 0) {
             name = ".";
-            st.st_ino = ino == 1 ? 1 : ino_of(INODE_NODE, d->path, NULL);
+            st.st_ino = d->nodeid == 1 ? 1 : ino_of(INODE_NODE, d->path, NULL);
             st.st_mode = S_IFDIR;
         } else if (i == 1) {
             name = "..";
@@ -749,14 +692,93 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
     free(buf);
 }
 
+static void on_children(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
+{
+    (void)zh;
+    struct rq *q = ctx;
+    struct mount *m = q->m;
+    if (rc == ZOK) {
+        struct node *n = itable_node_make(&m->it, q->path);
+        if (n) {
+            node_set_stat(n, &res->stat);
+            if (node_set_children(n, res->children, res->nchildren) < 0)
+                rc = ZSYSTEMERROR;
+        } else {
+            rc = ZSYSTEMERROR;
+        }
+    }
+    struct dirsnap *d = (struct dirsnap *)(uintptr_t)q->fi.fh;
+    if (rq_failed(q, rc, "readdir"))
+        return;
+    if (snap_take(m, d) < 0)
+        fuse_reply_err(q->req, ENOMEM);
+    else
+        fill_dir(m, q->req, d, q->size, q->off);
+    rq_free(q);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct mount *m = M(req);
+    struct inode *in = itable_get(&m->it, ino);
+    if (!in) {
+        fuse_reply_err(req, ESTALE);
+        return;
+    }
+    struct dirsnap *d = calloc(1, sizeof(*d));
+    if (!d || !(d->path = strdup(in->path))) {
+        free(d);
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    d->nodeid = ino;
+    fi->fh = (uint64_t)(uintptr_t)d;
+    /* the kernel may keep the listing: a change elsewhere invalidates the directory's inode,
+     * and its own creates and deletes drop the cache by themselves */
+    fi->cache_readdir = cache_ok(m);
+    fi->keep_cache = cache_ok(m);
+    if (fuse_reply_open(req, fi) != 0) {
+        free(d->path);
+        free(d);
+    }
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    (void)ino;
+    struct mount *m = M(req);
+    struct dirsnap *d = (struct dirsnap *)(uintptr_t)fi->fh;
+    if (off == 0 || !d->taken) {
+        struct node *n = itable_node(&m->it, d->path);
+        if (n && n->have_children && cache_ok(m)) {
+            if (snap_take(m, d) < 0) {
+                fuse_reply_err(req, ENOMEM);
+                return;
+            }
+        } else {
+            struct rq *q = rq_new(req, d->path);
+            if (!q) {
+                fuse_reply_err(req, ENOMEM);
+                return;
+            }
+            q->fi = *fi;
+            q->size = size;
+            q->off = off;
+            int rc = zkc_get_children(m->zh, d->path, NULL, NULL, on_children, q);
+            if (rc != ZOK)
+                rq_failed(q, rc, "readdir");
+            return;
+        }
+    }
+    fill_dir(m, req, d, size, off);
+}
+
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     (void)ino;
     struct dirsnap *d = (struct dirsnap *)(uintptr_t)fi->fh;
     if (d) {
-        for (int32_t i = 0; i < d->n; i++)
-            free(d->names[i]);
-        free(d->names);
+        snap_clear(d);
         free(d->path);
         free(d);
     }
@@ -822,7 +844,14 @@ static int ofile_load(struct ofile *of, const struct node *n, int trunc)
 static void reply_open(struct mount *m, fuse_req_t req, struct fuse_file_info *fi, struct ofile *of)
 {
     fi->fh = (uint64_t)(uintptr_t)of;
-    fi->keep_cache = cache_ok(m) && !of->writable;
+    /* The page cache is kept only when it holds the version the node has now: a change
+     * elsewhere is invalidated asynchronously, and an open must not read around that. */
+    struct inode *in = itable_get(&m->it, of->nodeid);
+    struct node *n = itable_node(&m->it, of->path);
+    fi->keep_cache = cache_ok(m) && !of->writable && in && in->kdata_valid && n && n->have_stat &&
+                     n->stat.mzxid == in->kdata_mzxid;
+    if (in && !fi->keep_cache)
+        in->kdata_valid = 0;
     fi->direct_io = of->kind == INODE_LOCK;
     /* nothing to write back and no fcntl lock to drop: close need not wait for us */
     fi->noflush = !of->writable && of->kind != INODE_LOCK;
@@ -915,6 +944,11 @@ static void read_done(struct rq *q, int rc)
         fuse_reply_err(q->req, mount_errno(rc, "read", q->path));
     } else {
         struct node *n = itable_node(&q->m->it, q->path);
+        struct inode *in = itable_get(&q->m->it, q->nodeid);
+        if (in && n->have_stat) {
+            in->kdata_valid = 1;
+            in->kdata_mzxid = n->stat.mzxid;
+        }
         reply_data(q->req, n->data, n->datalen > 0 ? (size_t)n->datalen : 0, q->size, q->off);
         if (!cache_ok(q->m))
             node_invalidate(n);
@@ -924,7 +958,6 @@ static void read_done(struct rq *q, int rc)
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-    (void)ino;
     struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
     if (of->stale) {
         fuse_reply_err(req, ESTALE);
@@ -945,6 +978,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
     }
     q->size = size;
     q->off = off;
+    q->nodeid = ino;
     need_data(q, 0, read_done);
 }
 
@@ -982,6 +1016,15 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     fuse_reply_write(req, size);
 }
 
+static void kernel_forget_attrs(struct mount *m, const char *path)
+{
+    for (int kind = INODE_NODE; kind <= INODE_DATA; kind++) {
+        struct inode *in = itable_find(&m->it, (enum inode_kind)kind, path);
+        if (in && in->nlookup > 0)
+            notify_push(m->nt, NJ_INVAL_INODE, in->nodeid, NULL, NULL, 0, 0);
+    }
+}
+
 struct flushq {
     struct mount *m;
     fuse_req_t req;
@@ -996,7 +1039,7 @@ static void flush_done(zkc_t *zh, int rc, const struct zk_response *res, void *c
     (void)zh;
     struct flushq *f = ctx;
     struct mount *m = f->m;
-    inflight_end(m, f->path, 0);
+    inflight_end(m, f->path, 0, rc);
     if (rc == ZOK) {
         struct node *n = itable_node_make(&m->it, f->path);
         if (n) {
@@ -1006,6 +1049,9 @@ static void flush_done(zkc_t *zh, int rc, const struct zk_response *res, void *c
         /* the file now holds this version: later flushes of the same open file build on it */
         if (f->of && hmap_get(&m->open_files, &f->of, sizeof(f->of)))
             f->of->version = res->stat.version;
+        /* a reader's stat while the data was buffered told the kernel the old size: let it
+         * ask again */
+        kernel_forget_attrs(m, f->path);
     }
     fuse_reply_err(f->req, rc == ZOK ? 0 : rc == ZNONODE && f->of && f->of->eph_owner ? ESTALE
                                                                                         : mount_errno(rc, "write", f->path));
@@ -1054,7 +1100,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     inflight_begin(m, f->path, 0);
     int rc = zkc_set_data(m->zh, f->path, f->data, f->len, of->version, flush_done, f);
     if (rc != ZOK) {
-        inflight_end(m, f->path, 0);
+        inflight_end(m, f->path, 0, rc);
         fuse_reply_err(req, mount_errno(rc, "write", f->path));
         free(f->path);
         free(f->data);
@@ -1079,6 +1125,22 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 }
 
 /* ---------- create, mknod, mkdir ---------- */
+
+/* The kernel's entry for path (and its parent's cached listing) may be wrong: drop them. */
+static void kernel_forget_entry(struct mount *m, const char *path)
+{
+    char parent[MAX_PATH];
+    snprintf(parent, sizeof(parent), "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    struct inode *pin = itable_find(&m->it, INODE_NODE, slash == parent ? "/" : parent);
+    if (!pin)
+        return;
+    notify_push(m->nt, NJ_INVAL_ENTRY, pin->nodeid, NULL, slash + 1, 0, 0);
+    notify_push(m->nt, NJ_INVAL_INODE, pin->nodeid, NULL, NULL, 0, 0);
+}
 
 /* A child of path's parent came (add) or went: its cached listing follows, and its Stat
  * (numChildren, cversion, pzxid) is stale. */
@@ -1155,7 +1217,7 @@ static void on_create(zkc_t *zh, int rc, const struct zk_response *res, void *ct
     (void)zh;
     struct rq *q = ctx;
     struct mount *m = q->m;
-    inflight_end(m, q->path, q->zmode & 2);
+    inflight_end(m, q->path, q->zmode & 2, rc);
     if (rc == ZOK) {
         create_reply(q, res->path, &res->stat);
     } else if (rc == ZNODEEXISTS && q->have_fi && !(q->fi.flags & O_EXCL) && !q->suffixed) {
@@ -1165,6 +1227,12 @@ static void on_create(zkc_t *zh, int rc, const struct zk_response *res, void *ct
     } else if (rc == ZNONODE) {
         fuse_reply_err(q->req, ENOENT);
     } else {
+        if (rc == ZNODEEXISTS) {
+            /* made elsewhere: it is in the parent's listing, and the kernel's negative entry
+             * is wrong */
+            parent_listing(m, q->path, 1);
+            kernel_forget_entry(m, q->path);
+        }
         fuse_reply_err(q->req, mount_errno(rc, "create", q->path));
     }
     rq_free(q);
@@ -1250,7 +1318,7 @@ static void start_create(fuse_req_t req, fuse_ino_t parent, const char *name, in
     inflight_begin(m, path, zmode & 2);
     int rc = zkc_create(m->zh, path, "", 0, zkc_open_acl_unsafe, 1, zmode, 0, on_create, q);
     if (rc != ZOK) {
-        inflight_end(m, path, zmode & 2);
+        inflight_end(m, path, zmode & 2, rc);
         fuse_reply_err(req, mount_errno(rc, "create", path));
         rq_free(q);
     }
@@ -1347,9 +1415,11 @@ static void on_delete(zkc_t *zh, int rc, const struct zk_response *res, void *ct
     (void)zh;
     (void)res;
     struct rq *q = ctx;
-    inflight_end(q->m, q->path, 0);
-    if (rc == ZOK)
+    inflight_end(q->m, q->path, 0, rc);
+    if (rc == ZOK || rc == ZNONODE)
         forget_deleted(q->m, q->path);
+    if (rc == ZNONODE)
+        kernel_forget_entry(q->m, q->path); /* it went elsewhere: the kernel's entry is stale */
     fuse_reply_err(q->req, rc == ZOK ? 0 : mount_errno(rc, "delete", q->path));
     rq_free(q);
 }
@@ -1387,7 +1457,7 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name)
     inflight_begin(m, path, 0);
     int rc = zkc_delete(m->zh, path, -1, on_delete, q);
     if (rc != ZOK) {
-        inflight_end(m, path, 0);
+        inflight_end(m, path, 0, rc);
         fuse_reply_err(req, mount_errno(rc, "delete", path));
         rq_free(q);
     }
@@ -1406,8 +1476,8 @@ static void on_rename_multi(zkc_t *zh, int rc, const struct zk_response *res, vo
     struct rq *q = ctx;
     struct mount *m = q->m;
     int replaced = q->dst_version >= 0;
-    inflight_end(m, q->path, 0);
-    inflight_end(m, q->path2, 0);
+    inflight_end(m, q->path, 0, rc);
+    inflight_end(m, q->path2, 0, rc);
     if (rc == ZOK) {
         const struct zk_stat *st = NULL;
         for (int32_t i = 0; i < res->nresults; i++)
@@ -1470,8 +1540,8 @@ static void on_rename_dst(zkc_t *zh, int rc, const struct zk_response *res, void
     inflight_begin(m, q->path2, 0);
     rc = zkc_multi(m->zh, ops, 3, on_rename_multi, q);
     if (rc != ZOK) {
-        inflight_end(m, q->path, 0);
-        inflight_end(m, q->path2, 0);
+        inflight_end(m, q->path, 0, rc);
+        inflight_end(m, q->path2, 0, rc);
         fuse_reply_err(q->req, mount_errno(rc, "rename", q->path));
         rq_free(q);
     }
@@ -1493,8 +1563,8 @@ static void rename_multi(struct rq *q, int replace)
         inflight_begin(m, q->path2, 0);
         rc = zkc_multi(m->zh, ops, 2, on_rename_multi, q);
         if (rc != ZOK) {
-            inflight_end(m, q->path, 0);
-            inflight_end(m, q->path2, 0);
+            inflight_end(m, q->path, 0, rc);
+            inflight_end(m, q->path2, 0, rc);
         }
     }
     if (rc != ZOK) {

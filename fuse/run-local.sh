@@ -46,7 +46,7 @@ zkfs is up: zkfsd on $ADDR, mounted at ./zk. In another shell, try:
 
   mkdir zk/app; echo 'color=blue' > zk/app/config; cat zk/app/config
   getfattr -d -m user.zk zk/app/config          # the znode's Stat
-  exec 3> zk/app/job-.sequential; getfattr --only-values -n user.zk.name /proc/self/fd/3; exec 3>&-
+  exec 3> zk/app/job-.sequential; getfattr --absolute-names --only-values -n user.zk.name /proc/self/fd/3; exec 3>&-
   echo here > zk/app/me.ephemeral               # gone when the mount's session ends
   flock zk/app.lock sleep 10 &  flock -n zk/app.lock true || echo locked
   inotifywait -m zk/app &  /usr/lib/zookeeper/bin/cli_mt $ADDR   # changes elsewhere show up

@@ -810,7 +810,8 @@ static void submit(struct server *s, struct txn *x, struct zconn *c, struct preq
     s->ctail = p;
     s->st.outstanding++;
     if (p->txn.zxid == 0) {
-        /* a failed multi: nothing to log; it completes in order behind earlier txns */
+        /* a failed multi or a refused request: nothing to log; it completes in order behind
+         * earlier txns */
         if (p == s->chead)
             server_durable(s, server_last_zxid(s));
         return;
@@ -866,6 +867,9 @@ void server_durable(struct server *s, int64_t zxid)
             if (res.err && p->txn.type != ZOP_MULTI)
                 LOG_WARN("txn 0x%" PRIx64 " (%s %s) applied with %s", (uint64_t)p->txn.zxid,
                          zop_name(p->txn.type), p->txn.path ? p->txn.path : "", zerr_name(res.err));
+        } else if (p->txn.type == ZOP_ERROR) {
+            /* a request prep refused, answered in order behind the txns before it */
+            res.err = p->pq ? p->pq->err : ZOK;
         } else {
             /* failed multi: per-op error results straight from prep */
             res.type = ZOP_MULTI;
@@ -1075,6 +1079,19 @@ int server_frame(struct server *s, struct zconn *c, const uint8_t *p, size_t n)
             rc = prep_request(&s->prep, &pq->req, &ctx, x);
     }
     jute_free_request(&pq->req);
+    if (rc != ZOK && s->chead) {
+        /* The error may come from a change still on its way to the log (another session's
+         * create, say): as in ZooKeeper, the answer waits behind it, so that what this
+         * client reads next agrees with the error it got. */
+        memset(x, 0, sizeof(*x));
+        x->type = ZOP_ERROR;
+        pq->err = rc;
+        pq->state = PQ_INFLIGHT;
+        c->inflight++;
+        enqueue(c, pq);
+        submit(s, x, c, pq);
+        return 0;
+    }
     if (rc != ZOK) {
         free(x);
         pq->err = rc;
