@@ -852,7 +852,10 @@ static void reply_open(struct mount *m, fuse_req_t req, struct fuse_file_info *f
                      n->stat.mzxid == in->kdata_mzxid;
     if (in && !fi->keep_cache)
         in->kdata_valid = 0;
-    fi->direct_io = of->kind == INODE_LOCK;
+    /* A writer's buffered data must not reach other readers through the shared page cache
+     * before it is applied (they would act on a value that may never be written): writable
+     * files bypass it. */
+    fi->direct_io = of->kind == INODE_LOCK || of->writable;
     /* nothing to write back and no fcntl lock to drop: close need not wait for us */
     fi->noflush = !of->writable && of->kind != INODE_LOCK;
     if (fuse_reply_open(req, fi) != 0)
@@ -1204,6 +1207,8 @@ static void create_reply(struct rq *q, const char *created, const struct zk_stat
     in->nlookup++;
     q->fi.fh = (uint64_t)(uintptr_t)of;
     q->fi.keep_cache = 0;
+    q->fi.direct_io = of->writable;
+    in->kdata_valid = 0;
     if (fuse_reply_create(q->req, &e, &q->fi) != 0) {
         itable_forget(&m->it, in->nodeid, 1);
         ofile_free(m, of);
@@ -1267,6 +1272,8 @@ static void open_existing_after_create(struct rq *q, int rc)
     e.attr_timeout = e.entry_timeout = timeout_of(m);
     in->nlookup++;
     q->fi.fh = (uint64_t)(uintptr_t)of;
+    q->fi.direct_io = of->writable;
+    in->kdata_valid = 0;
     if (fuse_reply_create(q->req, &e, &q->fi) != 0) {
         itable_forget(&m->it, in->nodeid, 1);
         ofile_free(m, of);
