@@ -45,7 +45,7 @@ PROGS := bin/zkfsd bin/zkfs-logdump bin/zkfs-mount
 # bin/ is shared by the plain and the sanitizer builds: relink when switching between them.
 BUILD_MARK := bin/.build-$(notdir $(BUILD))
 
-.PHONY: all test unit integration deps run bench clean format install
+.PHONY: all test unit integration deps run bench clean format install sim
 all: $(PROGS)
 
 $(BUILD)/%.o: %.c
@@ -101,6 +101,10 @@ test: deps
 
 unit: all $(UNIT_BIN)
 	@BUILD=$(BUILD) ONLY=unit sh tests/run.sh
+
+# The ZAB simulator with many more seeds than make test gives it.
+sim: $(BUILD)/tests/test_zab_sim
+	ZAB_SIM_SEEDS=5000 $(BUILD)/tests/test_zab_sim
 
 integration: all $(ZKC_BIN)
 	@BUILD=$(BUILD) ONLY=integration sh tests/run.sh
