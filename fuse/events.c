@@ -98,7 +98,10 @@ static void split(const char *path, char *parent, size_t cap, const char **name)
         *slash = '\0';
 }
 
-static int kernel_knows(const struct inode *in) { return in && (in->nlookup > 0 || in->nodeid == 1); }
+static int kernel_knows(const struct inode *in)
+{
+    return in && (in->nlookup > 0 || in->nodeid == 1);
+}
 
 /* The kernel holds path with the other shape: forget its inode and entry, so the next lookup
  * sees the new shape. */
@@ -439,8 +442,7 @@ static void on_armed(zkc_t *zh, int rc, const struct zk_response *res, void *ctx
         LOG_DEBUG("persistent recursive watch armed on the root");
     } else {
         m->recursive_watch = 0;
-        LOG_WARN("the server refused a persistent recursive watch (%s): no caching, no inotify events",
-                 zerr_name(rc));
+        LOG_WARN("the server refused a persistent recursive watch (%s): no caching, no inotify events", zerr_name(rc));
     }
 }
 

@@ -73,7 +73,10 @@ void itable_free(struct itable *t)
     hmap_free(&t->nodes);
 }
 
-struct inode *itable_get(const struct itable *t, uint64_t nodeid) { return hmap_get64(&t->by_id, (int64_t)nodeid); }
+struct inode *itable_get(const struct itable *t, uint64_t nodeid)
+{
+    return hmap_get64(&t->by_id, (int64_t)nodeid);
+}
 
 struct inode *itable_find(const struct itable *t, enum inode_kind kind, const char *path)
 {
@@ -214,7 +217,10 @@ void itable_forget(struct itable *t, uint64_t nodeid, uint64_t n)
     itable_maybe_free(t, in);
 }
 
-struct node *itable_node(const struct itable *t, const char *path) { return hmap_gets(&t->nodes, path); }
+struct node *itable_node(const struct itable *t, const char *path)
+{
+    return hmap_gets(&t->nodes, path);
+}
 
 struct node *itable_node_make(struct itable *t, const char *path)
 {

@@ -38,8 +38,8 @@ struct inode {
     int is_dir;       /* the shape the kernel was told (never changes for a nodeid) */
     uint64_t nlookup; /* kernel references */
     uint64_t st_ino;
-    int detached;     /* no longer the inode of its path (deleted, or the shape changed) */
-    int nopen;        /* open files */
+    int detached; /* no longer the inode of its path (deleted, or the shape changed) */
+    int nopen;    /* open files */
     /* The data version (mzxid) the kernel's page cache may hold for it, when known: an
      * open keeps the page cache only if the node still has that version. */
     int kdata_valid;
@@ -47,9 +47,9 @@ struct inode {
 };
 
 struct itable {
-    struct hmap by_id;   /* nodeid -> inode */
-    struct hmap by_key;  /* kind char + path -> inode (current ones only) */
-    struct hmap nodes;   /* path -> node */
+    struct hmap by_id;  /* nodeid -> inode */
+    struct hmap by_key; /* kind char + path -> inode (current ones only) */
+    struct hmap nodes;  /* path -> node */
     uint64_t next_id;
 };
 

@@ -5,11 +5,11 @@
  * again when it goes. A lockreq is referenced by the open file and by every request or
  * watch in flight for it, and freed when the last reference goes. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/file.h>
 #include <sys/random.h>
 
@@ -22,17 +22,17 @@ enum lock_state { LS_IDLE, LS_ACQUIRING, LS_WAITING, LS_HELD };
 
 struct lockreq {
     struct mount *m;
-    zkc_t *zh;          /* the session the contender node belongs to */
+    zkc_t *zh;             /* the session the contender node belongs to */
     struct lockreq **slot; /* where the open file keeps it; NULL once released */
-    fuse_req_t req;     /* the flock request waiting for an answer, or NULL */
+    fuse_req_t req;        /* the flock request waiting for an answer, or NULL */
     int refs;
     enum lock_state state;
     int shared, nonblock;
-    int abandoned;      /* released, interrupted or failed: delete the contender, stop */
-    char *lockpath;     /* the node NAME */
-    char *prefix;       /* "<32 hex>__lock__" or "<32 hex>__rlock__" */
-    char *node;         /* our contender's name, once created */
-    char *watched;      /* the predecessor path we hold an exists watch on */
+    int abandoned;            /* released, interrupted or failed: delete the contender, stop */
+    char *lockpath;           /* the node NAME */
+    char *prefix;             /* "<32 hex>__lock__" or "<32 hex>__rlock__" */
+    char *node;               /* our contender's name, once created */
+    char *watched;            /* the predecessor path we hold an exists watch on */
     struct lockreq *next_all; /* every live lockreq of the mount, for a lost session */
 };
 

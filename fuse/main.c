@@ -242,8 +242,8 @@ int main(int argc, char **argv)
         fuse_session_unmount(m->se);
         return 1;
     }
-    LOG_INFO("mounted %s at %s (session 0x%" PRIx64 "%s)", m->opts.connect, m->opts.mountpoint,
-             (uint64_t)m->session_id, m->recursive_watch ? "" : ", no recursive watch: caching off");
+    LOG_INFO("mounted %s at %s (session 0x%" PRIx64 "%s)", m->opts.connect, m->opts.mountpoint, (uint64_t)m->session_id,
+             m->recursive_watch ? "" : ", no recursive watch: caching off");
 
     struct event *fev = event_new(m->base, fuse_session_fd(m->se), EV_READ | EV_PERSIST, on_fuse, m);
     struct event *sigs[3];

@@ -17,11 +17,11 @@
 struct event_base;
 
 struct mount_opts {
-    char *connect;         /* connect string with an optional chroot */
-    char *mountpoint;      /* absolute */
+    char *connect;    /* connect string with an optional chroot */
+    char *mountpoint; /* absolute */
     int32_t session_timeout_ms;
     int read_only;
-    size_t max_data;       /* largest data a write may produce (EFBIG beyond) */
+    size_t max_data; /* largest data a write may produce (EFBIG beyond) */
 };
 
 /* A tombstone for a node deleted elsewhere whose deletion the notifier is about to show the
@@ -37,17 +37,17 @@ struct mount {
     struct event_base *base;
     struct fuse_session *se;
     zkc_t *zh;
-    int64_t session_id; /* of the current session */
+    int64_t session_id;  /* of the current session */
     int recursive_watch; /* the persistent recursive watch on the root is armed */
     int watch_answered;  /* the server answered the addWatch (yes or no) */
     int was_disconnected;
     struct itable it;
     struct notifier *nt;
-    struct hmap inflight;        /* exact paths this mount is changing -> count */
-    struct hmap inflight_seq;    /* sequential-create prefixes in flight -> count */
-    struct hmap pending_create;  /* paths the notifier will mknod -> (void *)1 */
-    struct hmap pending_delete;  /* paths the notifier will unlink -> struct tombstone */
-    struct hmap open_files;      /* struct ofile * -> itself, to find them after an expiry */
+    struct hmap inflight;       /* exact paths this mount is changing -> count */
+    struct hmap inflight_seq;   /* sequential-create prefixes in flight -> count */
+    struct hmap pending_create; /* paths the notifier will mknod -> (void *)1 */
+    struct hmap pending_delete; /* paths the notifier will unlink -> struct tombstone */
+    struct hmap open_files;     /* struct ofile * -> itself, to find them after an expiry */
     int exiting;
 };
 
@@ -55,15 +55,15 @@ struct mount {
 struct ofile {
     uint64_t nodeid;
     enum inode_kind kind;
-    char *path;          /* the znode whose data it reads and writes */
+    char *path; /* the znode whose data it reads and writes */
     int writable;
-    uint8_t *buf;        /* the contents being written (writable files only) */
+    uint8_t *buf; /* the contents being written (writable files only) */
     size_t len, cap;
-    int have_buf;        /* buf holds the contents (else it is fetched on demand) */
+    int have_buf; /* buf holds the contents (else it is fetched on demand) */
     int dirty;
-    int32_t version;     /* the version buf was read at (-1: replace whatever is there) */
-    int64_t eph_owner;   /* the node's ephemeralOwner when opened */
-    int stale;           /* its ephemeral node vanished with an old session: ESTALE */
+    int32_t version;       /* the version buf was read at (-1: replace whatever is there) */
+    int64_t eph_owner;     /* the node's ephemeralOwner when opened */
+    int stale;             /* its ephemeral node vanished with an old session: ESTALE */
     struct lockreq *lock;  /* the flock this open file holds or waits for (lock files) */
     struct lockreq *plock; /* the fcntl (POSIX) lock, whole-file, of plock_owner */
     uint64_t plock_owner;

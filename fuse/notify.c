@@ -139,7 +139,10 @@ void notify_stop(struct notifier *nt)
     free(nt);
 }
 
-pid_t notify_tid(const struct notifier *nt) { return nt ? nt->tid : 0; }
+pid_t notify_tid(const struct notifier *nt)
+{
+    return nt ? nt->tid : 0;
+}
 
 void notify_push(struct notifier *nt, enum notify_job_kind kind, uint64_t nodeid, const char *path, const char *name,
                  int64_t size, int is_dir)

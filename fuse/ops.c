@@ -25,15 +25,24 @@
 /* The largest znode path the mount builds (ZooKeeper's own limit is the packet size). */
 #define MAX_PATH 4096
 
-static struct mount *M(fuse_req_t req) { return fuse_req_userdata(req); }
+static struct mount *M(fuse_req_t req)
+{
+    return fuse_req_userdata(req);
+}
 
 static int from_notifier(struct mount *m, fuse_req_t req)
 {
     return m->nt && fuse_req_ctx(req)->pid == notify_tid(m->nt);
 }
 
-static int cache_ok(const struct mount *m) { return m->recursive_watch; }
-static double timeout_of(const struct mount *m) { return m->recursive_watch ? LONG_TIMEOUT : 0.0; }
+static int cache_ok(const struct mount *m)
+{
+    return m->recursive_watch;
+}
+static double timeout_of(const struct mount *m)
+{
+    return m->recursive_watch ? LONG_TIMEOUT : 0.0;
+}
 
 int mount_errno(int zerr, const char *what, const char *path)
 {
@@ -848,8 +857,8 @@ static void reply_open(struct mount *m, fuse_req_t req, struct fuse_file_info *f
      * elsewhere is invalidated asynchronously, and an open must not read around that. */
     struct inode *in = itable_get(&m->it, of->nodeid);
     struct node *n = itable_node(&m->it, of->path);
-    fi->keep_cache = cache_ok(m) && !of->writable && in && in->kdata_valid && n && n->have_stat &&
-                     n->stat.mzxid == in->kdata_mzxid;
+    fi->keep_cache =
+        cache_ok(m) && !of->writable && in && in->kdata_valid && n && n->have_stat && n->stat.mzxid == in->kdata_mzxid;
     if (in && !fi->keep_cache)
         in->kdata_valid = 0;
     /* A writer's buffered data must not reach other readers through the shared page cache
@@ -985,8 +994,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
     need_data(q, 0, read_done);
 }
 
-static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-                     struct fuse_file_info *fi)
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
     (void)ino;
     struct mount *m = M(req);
@@ -1056,8 +1064,9 @@ static void flush_done(zkc_t *zh, int rc, const struct zk_response *res, void *c
          * ask again */
         kernel_forget_attrs(m, f->path);
     }
-    fuse_reply_err(f->req, rc == ZOK ? 0 : rc == ZNONODE && f->of && f->of->eph_owner ? ESTALE
-                                                                                        : mount_errno(rc, "write", f->path));
+    fuse_reply_err(f->req, rc == ZOK                                    ? 0
+                           : rc == ZNONODE && f->of && f->of->eph_owner ? ESTALE
+                                                                        : mount_errno(rc, "write", f->path));
     free(f->path);
     free(f->data);
     free(f);
@@ -1470,8 +1479,14 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name)
     }
 }
 
-static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) { do_remove(req, parent, name); }
-static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) { do_remove(req, parent, name); }
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    do_remove(req, parent, name);
+}
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    do_remove(req, parent, name);
+}
 
 /* ---------- rename: one multi (create the new name, delete the old one) ---------- */
 
@@ -1701,11 +1716,11 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 /* ---------- extended attributes: the Stat fields ---------- */
 
-static const char *const XATTRS[] = {"user.zk.czxid",      "user.zk.mzxid",      "user.zk.pzxid",
-                                     "user.zk.ctime",      "user.zk.mtime",      "user.zk.version",
-                                     "user.zk.cversion",   "user.zk.aversion",   "user.zk.ephemeralOwner",
+static const char *const XATTRS[] = {"user.zk.czxid",      "user.zk.mzxid",       "user.zk.pzxid",
+                                     "user.zk.ctime",      "user.zk.mtime",       "user.zk.version",
+                                     "user.zk.cversion",   "user.zk.aversion",    "user.zk.ephemeralOwner",
                                      "user.zk.dataLength", "user.zk.numChildren", "user.zk.name",
-                                     "user.zk.path",       "user.zk.acl",        NULL};
+                                     "user.zk.path",       "user.zk.acl",         NULL};
 
 static void xattr_reply(fuse_req_t req, const char *val, size_t len, size_t size)
 {
@@ -1734,8 +1749,8 @@ static void on_xattr_acl(zkc_t *zh, int rc, const struct zk_response *res, void 
     for (int32_t i = 0; i < res->nacl; i++) {
         const struct zk_acl *a = &res->acl[i];
         fprintf(f, "%s:%s:%s%s%s%s%s\n", a->id.scheme ? a->id.scheme : "", a->id.id ? a->id.id : "",
-                a->perms & ZPERM_CREATE ? "c" : "", a->perms & ZPERM_DELETE ? "d" : "", a->perms & ZPERM_READ ? "r" : "",
-                a->perms & ZPERM_WRITE ? "w" : "", a->perms & ZPERM_ADMIN ? "a" : "");
+                a->perms & ZPERM_CREATE ? "c" : "", a->perms & ZPERM_DELETE ? "d" : "",
+                a->perms & ZPERM_READ ? "r" : "", a->perms & ZPERM_WRITE ? "w" : "", a->perms & ZPERM_ADMIN ? "a" : "");
     }
     fclose(f);
     xattr_reply(q->req, out, len, q->size);

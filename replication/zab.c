@@ -70,7 +70,10 @@ struct zab {
     size_t nfx, capfx;
 };
 
-static int quorum(const struct zab *z) { return z->cfg.nvoters / 2 + 1; }
+static int quorum(const struct zab *z)
+{
+    return z->cfg.nvoters / 2 + 1;
+}
 
 static int is_voter(const struct zab *z, uint64_t id)
 {
@@ -303,7 +306,9 @@ static void become_follower(struct zab *z, uint64_t leader)
     z->last_heard_leader = z->now;
     struct peer *p = peer(z, leader);
     if (p && p->up) {
-        struct zab_msg m = {.type = ZM_FOLLOWERINFO, .epoch = z->accepted_epoch, .zxid = z->last_zxid,
+        struct zab_msg m = {.type = ZM_FOLLOWERINFO,
+                            .epoch = z->accepted_epoch,
+                            .zxid = z->last_zxid,
                             .observer = !is_voter(z, z->cfg.my_id)};
         send_msg(z, leader, &m);
     }
@@ -480,8 +485,8 @@ static void send_proposals_after(struct zab *z, struct peer *p, uint64_t after)
 {
     for (size_t i = 0; i < z->nlog; i++)
         if (z->log[i].zxid > after) {
-            struct zab_msg m = {.type = ZM_PROPOSAL, .zxid = z->log[i].zxid, .txn = z->log[i].txn,
-                                .txnlen = z->log[i].len};
+            struct zab_msg m = {
+                .type = ZM_PROPOSAL, .zxid = z->log[i].zxid, .txn = z->log[i].txn, .txnlen = z->log[i].len};
             send_msg(z, p->id, &m);
             p->sent_upto = z->log[i].zxid;
         }
@@ -535,8 +540,7 @@ static void on_ackepoch(struct zab *z, struct peer *p, const struct zab_msg *m)
     p->f_current = m->epoch;
     p->f_last = m->zxid;
     p->phase = FP_ACKEPOCH;
-    if (!p->observer &&
-        (m->epoch > z->current_epoch || (m->epoch == z->current_epoch && m->zxid > z->last_zxid))) {
+    if (!p->observer && (m->epoch > z->current_epoch || (m->epoch == z->current_epoch && m->zxid > z->last_zxid))) {
         /* a voter's history is ahead of ours: we must not lead */
         go_looking(z);
         return;
@@ -820,7 +824,8 @@ int zab_step(struct zab *z, const struct zab_event *ev, int64_t now_ms)
 {
     if (now_ms > z->now)
         z->now = now_ms;
-    struct peer *p = ev->kind == ZE_RECV || ev->kind == ZE_PEER_UP || ev->kind == ZE_PEER_DOWN ? peer(z, ev->peer) : NULL;
+    struct peer *p =
+        ev->kind == ZE_RECV || ev->kind == ZE_PEER_UP || ev->kind == ZE_PEER_DOWN ? peer(z, ev->peer) : NULL;
     switch (ev->kind) {
     case ZE_START:
         go_looking(z);
@@ -835,7 +840,9 @@ int zab_step(struct zab *z, const struct zab_event *ev, int64_t now_ms)
         if (z->role == ZAB_LOOKING)
             send_vote(z, p->id);
         else if ((z->role == ZAB_FOLLOWING || z->role == ZAB_OBSERVING) && p->id == z->leader_id && z->fphase == 0) {
-            struct zab_msg m = {.type = ZM_FOLLOWERINFO, .epoch = z->accepted_epoch, .zxid = z->last_zxid,
+            struct zab_msg m = {.type = ZM_FOLLOWERINFO,
+                                .epoch = z->accepted_epoch,
+                                .zxid = z->last_zxid,
                                 .observer = !is_voter(z, z->cfg.my_id)};
             send_msg(z, p->id, &m);
         }
@@ -904,9 +911,9 @@ int zab_step(struct zab *z, const struct zab_event *ev, int64_t now_ms)
 
 /* ---------- construction, queries ---------- */
 
-struct zab *zab_new(const struct zab_config *cfg, uint64_t accepted_epoch, uint64_t current_epoch,
-                    uint64_t base_zxid, uint64_t committed_zxid, const uint64_t *zxids, const uint8_t *const *txns,
-                    const size_t *lens, size_t n, int64_t now_ms)
+struct zab *zab_new(const struct zab_config *cfg, uint64_t accepted_epoch, uint64_t current_epoch, uint64_t base_zxid,
+                    uint64_t committed_zxid, const uint64_t *zxids, const uint8_t *const *txns, const size_t *lens,
+                    size_t n, int64_t now_ms)
 {
     if (cfg->nvoters < 1 || cfg->nvoters > ZAB_MAX_PEERS || cfg->nobservers < 0 || cfg->nobservers > ZAB_MAX_PEERS ||
         cfg->tick_ms <= 0)
@@ -941,8 +948,9 @@ struct zab *zab_new(const struct zab_config *cfg, uint64_t accepted_epoch, uint6
         if (zxids[i] > z->last_zxid)
             append(z, zxids[i], txns[i], lens[i], 0);
     z->durable_zxid = z->last_zxid;
-    z->committed_zxid = committed_zxid < base_zxid ? base_zxid : committed_zxid > z->last_zxid ? z->last_zxid
-                                                                                                : committed_zxid;
+    z->committed_zxid = committed_zxid < base_zxid      ? base_zxid
+                        : committed_zxid > z->last_zxid ? z->last_zxid
+                                                        : committed_zxid;
     for (int i = 0; i < nall; i++) {
         if (all[i] == cfg->my_id)
             continue;
@@ -987,17 +995,38 @@ int64_t zab_next_deadline(const struct zab *z)
     return t;
 }
 
-enum zab_role zab_role(const struct zab *z) { return z->role; }
-uint64_t zab_leader(const struct zab *z) { return z->role == ZAB_LOOKING ? 0 : z->leader_id; }
-int zab_established(const struct zab *z) { return z->role == ZAB_LEADING && z->established; }
+enum zab_role zab_role(const struct zab *z)
+{
+    return z->role;
+}
+uint64_t zab_leader(const struct zab *z)
+{
+    return z->role == ZAB_LOOKING ? 0 : z->leader_id;
+}
+int zab_established(const struct zab *z)
+{
+    return z->role == ZAB_LEADING && z->established;
+}
 int zab_serving(const struct zab *z)
 {
     return z->role == ZAB_LEADING ? z->established : (z->role != ZAB_LOOKING && z->fphase == 3);
 }
-uint64_t zab_current_epoch(const struct zab *z) { return z->current_epoch; }
-uint64_t zab_accepted_epoch(const struct zab *z) { return z->accepted_epoch; }
-uint64_t zab_last_zxid(const struct zab *z) { return z->last_zxid; }
-uint64_t zab_committed_zxid(const struct zab *z) { return z->committed_zxid; }
+uint64_t zab_current_epoch(const struct zab *z)
+{
+    return z->current_epoch;
+}
+uint64_t zab_accepted_epoch(const struct zab *z)
+{
+    return z->accepted_epoch;
+}
+uint64_t zab_last_zxid(const struct zab *z)
+{
+    return z->last_zxid;
+}
+uint64_t zab_committed_zxid(const struct zab *z)
+{
+    return z->committed_zxid;
+}
 
 int zab_synced_followers(const struct zab *z, int *voters)
 {

@@ -80,14 +80,14 @@ struct zab_event {
 };
 
 enum zab_effect_kind {
-    ZX_SEND,           /* peer, msg (txn borrowed from the state machine's window) */
-    ZX_LOG_APPEND,     /* zxid, txn: append (not yet durable: report ZE_DURABLE later) */
-    ZX_LOG_TRUNCATE,   /* zxid: drop every logged txn after it */
-    ZX_PERSIST_EPOCHS, /* epoch = accepted, zxid = current epoch: write both atomically */
-    ZX_COMMIT,         /* zxid, txn: apply it (in zxid order, exactly once) */
-    ZX_SEND_SNAPSHOT,  /* peer, zxid: stream the committed state at zxid (after ZM_SNAP) */
+    ZX_SEND,             /* peer, msg (txn borrowed from the state machine's window) */
+    ZX_LOG_APPEND,       /* zxid, txn: append (not yet durable: report ZE_DURABLE later) */
+    ZX_LOG_TRUNCATE,     /* zxid: drop every logged txn after it */
+    ZX_PERSIST_EPOCHS,   /* epoch = accepted, zxid = current epoch: write both atomically */
+    ZX_COMMIT,           /* zxid, txn: apply it (in zxid order, exactly once) */
+    ZX_SEND_SNAPSHOT,    /* peer, zxid: stream the committed state at zxid (after ZM_SNAP) */
     ZX_INSTALL_SNAPSHOT, /* zxid: replace state and log with the snapshot being received */
-    ZX_ROLE,           /* role changed to epoch=role (for the driver's mode and clients) */
+    ZX_ROLE,             /* role changed to epoch=role (for the driver's mode and clients) */
 };
 
 struct zab_effect {
@@ -106,9 +106,9 @@ struct zab;
  * start from, i.e. the snapshot's). Everything logged counts as durable. Copies what it
  * keeps. NULL when out of memory or the configuration is invalid (my_id neither a voter
  * nor an observer, duplicate ids, more than ZAB_MAX_PEERS). */
-struct zab *zab_new(const struct zab_config *cfg, uint64_t accepted_epoch, uint64_t current_epoch,
-                    uint64_t base_zxid, uint64_t committed_zxid, const uint64_t *zxids, const uint8_t *const *txns,
-                    const size_t *lens, size_t n, int64_t now_ms);
+struct zab *zab_new(const struct zab_config *cfg, uint64_t accepted_epoch, uint64_t current_epoch, uint64_t base_zxid,
+                    uint64_t committed_zxid, const uint64_t *zxids, const uint8_t *const *txns, const size_t *lens,
+                    size_t n, int64_t now_ms);
 void zab_free(struct zab *z);
 
 /* Feeds one event. Effects are appended to the state machine's queue (see zab_effects).
@@ -125,9 +125,9 @@ int64_t zab_next_deadline(const struct zab *z);
 
 /* Introspection for the driver's four-letter words and for tests. */
 enum zab_role zab_role(const struct zab *z);
-uint64_t zab_leader(const struct zab *z);     /* 0 when none */
-int zab_established(const struct zab *z);     /* leader: a quorum acknowledged NEWLEADER */
-int zab_serving(const struct zab *z);         /* follower/observer: UPTODATE received */
+uint64_t zab_leader(const struct zab *z); /* 0 when none */
+int zab_established(const struct zab *z); /* leader: a quorum acknowledged NEWLEADER */
+int zab_serving(const struct zab *z);     /* follower/observer: UPTODATE received */
 uint64_t zab_current_epoch(const struct zab *z);
 uint64_t zab_accepted_epoch(const struct zab *z);
 uint64_t zab_last_zxid(const struct zab *z);

@@ -31,8 +31,8 @@ static void test_shape_rule(void **state)
     st.dataLength = 3;
     assert_false(shape_is_dir(&st, 0)); /* data, no children: a file */
     st.numChildren = 1;
-    assert_true(shape_is_dir(&st, 0));  /* children win */
-    assert_true(shape_is_dir(&st, 1));  /* even for a node created as a file */
+    assert_true(shape_is_dir(&st, 0)); /* children win */
+    assert_true(shape_is_dir(&st, 1)); /* even for a node created as a file */
     st.numChildren = 0;
     st.dataLength = 0;
     assert_false(shape_is_dir(&st, 1)); /* an empty file this mount made stays a file */
@@ -137,8 +137,9 @@ static void test_ino(void **state)
 static void test_lock_predecessor(void **state)
 {
     (void)state;
-    char *kids[] = {"aaaa__lock__0000000003", "bbbb__rlock__0000000001", "cccc__lock__0000000000",
-                    "dddd__rlock__0000000004", "lease_holder", "eeee__lock__0000000006"};
+    char *kids[] = {"aaaa__lock__0000000003", "bbbb__rlock__0000000001",
+                    "cccc__lock__0000000000", "dddd__rlock__0000000004",
+                    "lease_holder",           "eeee__lock__0000000006"};
     int32_t n = 6;
     /* the first writer holds it */
     assert_int_equal(shape_lock_predecessor(kids, n, "cccc__lock__0000000000", 0), -1);
@@ -275,11 +276,11 @@ static void test_node_cache(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shape_rule),      cmocka_unit_test(test_suffixes),
-        cmocka_unit_test(test_virtual_names),   cmocka_unit_test(test_errno_map),
-        cmocka_unit_test(test_perm_bits),       cmocka_unit_test(test_ino),
+        cmocka_unit_test(test_shape_rule),       cmocka_unit_test(test_suffixes),
+        cmocka_unit_test(test_virtual_names),    cmocka_unit_test(test_errno_map),
+        cmocka_unit_test(test_perm_bits),        cmocka_unit_test(test_ino),
         cmocka_unit_test(test_lock_predecessor), cmocka_unit_test(test_child_path),
-        cmocka_unit_test(test_inode_table),     cmocka_unit_test(test_node_cache),
+        cmocka_unit_test(test_inode_table),      cmocka_unit_test(test_node_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,8 +60,8 @@ static struct sim {
     uint64_t rng;
     int64_t now;
     struct member m[MAXN];
-    int up[MAXN][MAXN];        /* connection i-j exists */
-    int cut[MAXN][MAXN];       /* partitioned */
+    int up[MAXN][MAXN];  /* connection i-j exists */
+    int cut[MAXN][MAXN]; /* partitioned */
     struct item *qh[MAXN][MAXN], *qt[MAXN][MAXN];
     int64_t qlast[MAXN][MAXN];
     /* the global committed sequence */
@@ -84,14 +84,17 @@ static uint64_t rnd(void)
     S.rng ^= S.rng << 17;
     return S.rng;
 }
-static int chance(int per_million) { return (int)(rnd() % 1000000) < per_million; }
+static int chance(int per_million)
+{
+    return (int)(rnd() % 1000000) < per_million;
+}
 
-#define CHECK(cond, ...)                                                                                       \
-    do {                                                                                                        \
-        if (!(cond)) {                                                                                          \
-            snprintf(S.why, sizeof(S.why), __VA_ARGS__);                                                        \
-            fail_msg("seed run, t=%lld ms: %s", (long long)S.now, S.why);                                       \
-        }                                                                                                       \
+#define CHECK(cond, ...)                                                                                               \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            snprintf(S.why, sizeof(S.why), __VA_ARGS__);                                                               \
+            fail_msg("seed run, t=%lld ms: %s", (long long)S.now, S.why);                                              \
+        }                                                                                                              \
     } while (0)
 
 static void item_free(struct item *it)
@@ -207,8 +210,7 @@ static void carry_out(int i)
             }
             CHECK(it->nsnap == 0 ? e->zxid == 0 || mb->napplied == 0 || mb->applied[0].zxid > e->zxid
                                  : it->szxid[it->nsnap - 1] == e->zxid,
-                  "member %d snapshots at 0x%llx but applied up to something else", i + 1,
-                  (unsigned long long)e->zxid);
+                  "member %d snapshots at 0x%llx but applied up to something else", i + 1, (unsigned long long)e->zxid);
             enqueue(i, j, it);
             break;
         }
@@ -515,8 +517,7 @@ static void run_seed(int n, uint64_t seed, int ms)
     for (int t = 0; t < 4000; t++)
         tick_once(0);
     int who = -1;
-    CHECK(count_leaders(&who) == 1, "seed %llu: no single established leader after healing",
-          (unsigned long long)seed);
+    CHECK(count_leaders(&who) == 1, "seed %llu: no single established leader after healing", (unsigned long long)seed);
     int before = S.proposals;
     for (int k = 0; k < 5; k++)
         propose_at_leader();
@@ -524,14 +525,16 @@ static void run_seed(int n, uint64_t seed, int ms)
         tick_once(-1);
     CHECK(S.proposals >= before + 5, "proposals refused");
     for (int i = 0; i < n && getenv("ZAB_SIM_DEBUG"); i++)
-        fprintf(stderr, "member %d: alive %d role %d leader %llu serving %d last 0x%llx committed 0x%llx applied %d acc %llu cur %llu\n",
-                i + 1, S.m[i].alive, zab_role(S.m[i].z), (unsigned long long)zab_leader(S.m[i].z), zab_serving(S.m[i].z),
-                (unsigned long long)zab_last_zxid(S.m[i].z), (unsigned long long)zab_committed_zxid(S.m[i].z),
-                S.m[i].napplied, (unsigned long long)zab_accepted_epoch(S.m[i].z),
-                (unsigned long long)zab_current_epoch(S.m[i].z));
+        fprintf(stderr,
+                "member %d: alive %d role %d leader %llu serving %d last 0x%llx committed 0x%llx applied %d acc %llu "
+                "cur %llu\n",
+                i + 1, S.m[i].alive, zab_role(S.m[i].z), (unsigned long long)zab_leader(S.m[i].z),
+                zab_serving(S.m[i].z), (unsigned long long)zab_last_zxid(S.m[i].z),
+                (unsigned long long)zab_committed_zxid(S.m[i].z), S.m[i].napplied,
+                (unsigned long long)zab_accepted_epoch(S.m[i].z), (unsigned long long)zab_current_epoch(S.m[i].z));
     for (int i = 0; i < n; i++) {
-        CHECK(S.m[i].napplied == S.ng, "seed %llu: member %d applied %d of %d after healing",
-              (unsigned long long)seed, i + 1, S.m[i].napplied, S.ng);
+        CHECK(S.m[i].napplied == S.ng, "seed %llu: member %d applied %d of %d after healing", (unsigned long long)seed,
+              i + 1, S.m[i].napplied, S.ng);
         CHECK(zab_serving(S.m[i].z), "seed %llu: member %d is not serving", (unsigned long long)seed, i + 1);
     }
     char last[64];
@@ -586,8 +589,9 @@ static void test_seeds_seven(void **state)
 static void test_coverage(void **state)
 {
     (void)state;
-    fprintf(stderr, "simulated: %ld leaders established, %ld crashes (%ld keeping part of an unsynced tail), "
-                    "%ld partitions, %ld dropped connections; sync by %ld DIFF, %ld TRUNC, %ld SNAP\n",
+    fprintf(stderr,
+            "simulated: %ld leaders established, %ld crashes (%ld keeping part of an unsynced tail), "
+            "%ld partitions, %ld dropped connections; sync by %ld DIFF, %ld TRUNC, %ld SNAP\n",
             S.seen.elections, S.seen.crashes, S.seen.torn_tails, S.seen.partitions, S.seen.drops, S.seen.diffs,
             S.seen.truncs, S.seen.snaps);
     assert_true(S.seen.elections > 10);
@@ -599,11 +603,8 @@ static void test_coverage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quiet_three),
-        cmocka_unit_test(test_seeds_three),
-        cmocka_unit_test(test_seeds_five),
-        cmocka_unit_test(test_seeds_seven),
-        cmocka_unit_test(test_coverage),
+        cmocka_unit_test(test_quiet_three), cmocka_unit_test(test_seeds_three), cmocka_unit_test(test_seeds_five),
+        cmocka_unit_test(test_seeds_seven), cmocka_unit_test(test_coverage),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sim_reset(1, 1); /* frees the last run */
