@@ -345,6 +345,11 @@ static void ev_stat(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
     struct ev *e = ctx;
     struct mount *m = e->m;
     const struct zk_stat *st = rc == ZOK ? &res->stat : NULL;
+    if (m->oneshot && rc == ZOK) {
+        struct node *n = itable_node(&m->it, e->path);
+        if (n)
+            n->wdata = 1;
+    }
     switch (e->type) {
     case ZEV_CREATED:
         on_created(m, e, rc, st);
@@ -388,6 +393,120 @@ static void forget_at_once(struct mount *m, int type, const char *path)
     }
 }
 
+/* ---------- one-shot watches (servers without persistent recursive watches) ---------- */
+
+struct armq {
+    struct mount *m;
+    char path[];
+};
+
+static struct armq *armq_new(struct mount *m, const char *path)
+{
+    size_t len = strlen(path) + 1;
+    struct armq *a = malloc(sizeof(*a) + len);
+    if (a) {
+        a->m = m;
+        memcpy(a->path, path, len);
+    }
+    return a;
+}
+
+static void on_armed_node(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
+{
+    (void)zh, (void)res;
+    struct armq *a = ctx;
+    struct node *n = rc == ZOK || rc == ZNONODE ? itable_node_make(&a->m->it, a->path) : NULL;
+    if (n) /* exists sets a watch either way */
+        n->wdata = 1;
+    free(a);
+}
+
+static void on_armed_children(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
+{
+    (void)zh;
+    struct armq *a = ctx;
+    struct node *n = rc == ZOK ? itable_node_make(&a->m->it, a->path) : NULL;
+    if (n && node_set_children(n, res->children, res->nchildren) == 0)
+        n->wchild = 1;
+    free(a);
+}
+
+void events_watch_node(struct mount *m, const char *path)
+{
+    /* a data (or exist) watch for its data and existence, a child watch for its children
+     * (and so its shape: a file that gets a child becomes a directory) */
+    struct armq *a = armq_new(m, path);
+    if (a && zkc_exists(m->zh, path, events_node, m, on_armed_node, a) != ZOK)
+        free(a);
+    struct node *n = itable_node(&m->it, path);
+    if (n && n->wchild)
+        return;
+    a = armq_new(m, path);
+    if (a && zkc_get_children(m->zh, path, events_node, m, on_armed_children, a) != ZOK)
+        free(a);
+}
+
+/* A child watch fired: list the children again (setting the watch again) and show the
+ * difference as creations and deletions. */
+static void on_children_again(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
+{
+    (void)zh;
+    struct armq *a = ctx;
+    struct mount *m = a->m;
+    struct node *n = itable_node(&m->it, a->path);
+    if (rc != ZOK || !n) {
+        free(a);
+        return;
+    }
+    char **added = calloc((size_t)res->nchildren + 1, sizeof(char *));
+    char **gone = calloc((size_t)n->nchildren + 1, sizeof(char *));
+    int nadded = 0, ngone = 0;
+    if (n->have_children && added && gone) {
+        struct hmap now;
+        hmap_init(&now);
+        for (int32_t i = 0; i < res->nchildren; i++) {
+            hmap_puts(&now, res->children[i], (void *)1);
+            if (!node_has_child(n, res->children[i]))
+                added[nadded++] = strdup(res->children[i]);
+        }
+        for (int32_t i = 0; i < n->nchildren; i++)
+            if (!hmap_gets(&now, n->children[i]))
+                gone[ngone++] = strdup(n->children[i]);
+        hmap_free(&now);
+    }
+    node_set_stat(n, &res->stat);
+    if (node_set_children(n, res->children, res->nchildren) == 0)
+        n->wchild = 1;
+    char path[4200];
+    for (int i = 0; i < nadded + ngone; i++) {
+        int is_add = i < nadded;
+        char *name = is_add ? added[i] : gone[i - nadded];
+        if (!name)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", strcmp(a->path, "/") == 0 ? "" : a->path, name);
+        int type = is_add ? ZEV_CREATED : ZEV_DELETED;
+        if (!is_own(m, path, type)) {
+            forget_at_once(m, type, path);
+            replay(m, type, path);
+        }
+        free(name);
+    }
+    free(added);
+    free(gone);
+    check_parent(m, a->path); /* its own shape may have changed with its children */
+    free(a);
+}
+
+static void children_changed(struct mount *m, const char *path)
+{
+    struct node *n = itable_node(&m->it, path);
+    if (n)
+        n->wchild = 0;
+    struct armq *a = armq_new(m, path);
+    if (a && zkc_get_children(m->zh, path, events_node, m, on_children_again, a) != ZOK)
+        free(a);
+}
+
 void events_node(zkc_t *zh, int type, int state, const char *path, void *ctx)
 {
     (void)state;
@@ -396,6 +515,10 @@ void events_node(zkc_t *zh, int type, int state, const char *path, void *ctx)
         LOG_WARN("the recursive watch on the root was removed: caching off until the next session");
         m->recursive_watch = 0;
         invalidate_everything(m);
+        return;
+    }
+    if (type == ZEV_CHILD && m->oneshot) {
+        children_changed(m, path);
         return;
     }
     if (type != ZEV_CREATED && type != ZEV_DELETED && type != ZEV_CHANGED)
@@ -412,8 +535,12 @@ void events_node(zkc_t *zh, int type, int state, const char *path, void *ctx)
     if (!e->own)
         forget_at_once(m, type, path);
     /* Every event goes through one request (the node's fresh Stat), so that events are
-     * handled in the order they came, each with what it needs. */
-    if (zkc_exists(zh, path, NULL, NULL, ev_stat, e) != ZOK)
+     * handled in the order they came, each with what it needs; with one-shot watches the
+     * same request sets the node's watch again. */
+    struct node *n = itable_node(&m->it, path);
+    if (n && m->oneshot)
+        n->wdata = 0;
+    if (zkc_exists(zh, path, m->oneshot ? events_node : NULL, m, ev_stat, e) != ZOK)
         ev_stat(zh, ZCONNECTIONLOSS, NULL, e);
 }
 
@@ -442,12 +569,19 @@ static void on_armed(zkc_t *zh, int rc, const struct zk_response *res, void *ctx
         LOG_DEBUG("persistent recursive watch armed on the root");
     } else {
         m->recursive_watch = 0;
-        LOG_WARN("the server refused a persistent recursive watch (%s): no caching, no inotify events", zerr_name(rc));
+        m->oneshot = 1;
+        LOG_WARN("the server refused a persistent recursive watch (%s): one-shot watches on every node instead",
+                 zerr_name(rc));
     }
 }
 
 void events_arm(struct mount *m)
 {
+    if (m->opts.oneshot_watches) {
+        m->oneshot = 1;
+        m->watch_answered = 1;
+        return;
+    }
     if (zkc_add_watch(m->zh, "/", ZADDWATCH_PERSISTENT_RECURSIVE, events_node, m, on_armed, m) != ZOK)
         LOG_WARN("cannot arm the recursive watch");
 }

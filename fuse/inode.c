@@ -255,6 +255,7 @@ static void drop_children(struct node *n)
 
 void node_invalidate(struct node *n)
 {
+    n->wdata = n->wchild = 0;
     n->have_stat = 0;
     n->have_acl = 0;
     free(n->data);

@@ -27,6 +27,7 @@ struct node {
     struct hmap child_set; /* names -> (void *)1, for membership when have_children */
     int created_as_file;   /* this mount created it as a file: it stays a file */
     int created_here;      /* this mount created it during this session */
+    int wdata, wchild;     /* one-shot mode: a data / child watch is armed on it */
 };
 
 enum inode_kind { INODE_NODE = 0, INODE_DATA, INODE_LOCK };

@@ -25,7 +25,8 @@ static void usage(FILE *f)
                "  -d              debug: log every FUSE request (implies -f)\n"
                "  -o session_timeout=MS  requested session timeout (30000)\n"
                "  -o ro                  read-only\n"
-               "  -o log=FILE            where a daemonized mount logs (default: syslog-less, /dev/null)\n"
+               "  -o log=FILE            where a daemonized mount logs (default: discarded)\n"
+               "  -o watches=oneshot     one-shot watches per node, as for servers without addWatch\n"
                "  -o ...                 FUSE options (allow_other, default_permissions, fsname=...)\n");
 }
 
@@ -51,6 +52,10 @@ static int parse_opts(const char *s, struct mount *m, struct cli *c)
                 return -1;
             }
             m->opts.session_timeout_ms = (int32_t)v;
+            continue;
+        }
+        if (!strcmp(o, "watches=oneshot")) {
+            m->opts.oneshot_watches = 1;
             continue;
         }
         if (!strncmp(o, "log=", 4)) {

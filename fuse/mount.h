@@ -22,6 +22,7 @@ struct mount_opts {
     int32_t session_timeout_ms;
     int read_only;
     size_t max_data; /* largest data a write may produce (EFBIG beyond) */
+    int oneshot_watches; /* -o watches=oneshot: as if the server had no recursive watches */
 };
 
 /* A tombstone for a node deleted elsewhere whose deletion the notifier is about to show the
@@ -40,6 +41,7 @@ struct mount {
     int64_t session_id;  /* of the current session */
     int recursive_watch; /* the persistent recursive watch on the root is armed */
     int watch_answered;  /* the server answered the addWatch (yes or no) */
+    int oneshot;         /* no recursive watch: one-shot watches on every node fetched */
     int was_disconnected;
     struct itable it;
     struct notifier *nt;
@@ -80,6 +82,8 @@ void events_node(zkc_t *zh, int type, int state, const char *path, void *ctx);
 /* The kernel holds in with a shape the node no longer has: invalidate its entry and detach
  * it, so the next lookup makes an inode of the new shape. */
 void events_reshape(struct mount *m, struct inode *in);
+/* One-shot mode: sets a data (or exist) watch on path, so its cache stays valid. */
+void events_watch_node(struct mount *m, const char *path);
 /* Arms the persistent recursive watch on the root (again after a new session). */
 void events_arm(struct mount *m);
 /* Marks a path as being changed by this mount (so its own events raise no inotify); undone

@@ -35,14 +35,25 @@ static int from_notifier(struct mount *m, fuse_req_t req)
     return m->nt && fuse_req_ctx(req)->pid == notify_tid(m->nt);
 }
 
-static int cache_ok(const struct mount *m)
+static int cache_ok(const struct mount *m) { return m->recursive_watch || m->oneshot; }
+static double timeout_of(const struct mount *m) { return cache_ok(m) ? LONG_TIMEOUT : 0.0; }
+
+/* Is what the node cache holds of n kept current by a watch? With the recursive watch,
+ * always; with one-shot watches, while the node's data (or child) watch is armed. */
+static int stat_fresh(const struct mount *m, const struct node *n)
 {
-    return m->recursive_watch;
+    return n && n->have_stat && n->have_acl && (m->recursive_watch || (m->oneshot && n->wdata));
 }
-static double timeout_of(const struct mount *m)
+static int data_fresh(const struct mount *m, const struct node *n)
 {
-    return m->recursive_watch ? LONG_TIMEOUT : 0.0;
+    return n && n->have_data && n->have_stat && (m->recursive_watch || (m->oneshot && n->wdata));
 }
+static int children_fresh(const struct mount *m, const struct node *n)
+{
+    return n && n->have_children && (m->recursive_watch || (m->oneshot && n->wchild));
+}
+/* The watcher one-shot watches are set with (events.c), or none with the recursive one. */
+static zkc_watcher_fn oneshot_watcher(const struct mount *m) { return m->oneshot ? events_node : NULL; }
 
 int mount_errno(int zerr, const char *what, const char *path)
 {
@@ -245,10 +256,12 @@ static void need_stat(struct rq *q, cont_fn next)
     const char *path = q->path2 ? q->path2 : q->path;
     q->next = next;
     struct node *n = itable_node(&q->m->it, path);
-    if (n && n->have_stat && n->have_acl && cache_ok(q->m)) {
+    if (stat_fresh(q->m, n)) {
         next(q, ZOK);
         return;
     }
+    if (q->m->oneshot)
+        events_watch_node(q->m, path); /* arms a watch, answered before the ACL below */
     int rc = zkc_get_acl(q->m->zh, path, on_acl_stat, q);
     if (rc != ZOK)
         next(q, rc);
@@ -264,6 +277,8 @@ static void on_get_data(zkc_t *zh, int rc, const struct zk_response *res, void *
             q->next(q, ZSYSTEMERROR);
             return;
         }
+        if (q->m->oneshot)
+            n->wdata = 1;
     }
     q->next(q, rc);
 }
@@ -273,11 +288,11 @@ static void need_data(struct rq *q, int fresh, cont_fn next)
 {
     q->next = next;
     struct node *n = itable_node(&q->m->it, q->path);
-    if (!fresh && n && n->have_data && n->have_stat && cache_ok(q->m)) {
+    if (!fresh && data_fresh(q->m, n)) {
         next(q, ZOK);
         return;
     }
-    int rc = zkc_get_data(q->m->zh, q->path, NULL, NULL, on_get_data, q);
+    int rc = zkc_get_data(q->m->zh, q->path, oneshot_watcher(q->m), q->m, on_get_data, q);
     if (rc != ZOK)
         next(q, rc);
 }
@@ -412,7 +427,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     }
     const char *npath = virt == SHAPE_VIRT_DATA ? p->path : path;
     struct node *pn = itable_node(&m->it, p->path);
-    if (virt == SHAPE_VIRT_NONE && cache_ok(m) && pn && node_has_child(pn, name) == 0) {
+    if (virt == SHAPE_VIRT_NONE && children_fresh(m, pn) && node_has_child(pn, name) == 0) {
         reply_negative(req, timeout_of(m));
         return;
     }
@@ -423,9 +438,9 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     }
     q->is_dir = virt == SHAPE_VIRT_DATA ? INODE_DATA : INODE_NODE; /* the kind wanted */
     struct node *n = itable_node(&m->it, npath);
-    int fetching = !(n && n->have_stat && n->have_acl && cache_ok(m));
+    int fetching = !stat_fresh(m, n);
     need_stat(q, lookup_done);
-    if (fetching && cache_ok(m) && !(n && n->have_data))
+    if (fetching && m->recursive_watch && !(n && n->have_data))
         prefetch_data(m, npath);
 }
 
@@ -712,6 +727,8 @@ static void on_children(zkc_t *zh, int rc, const struct zk_response *res, void *
             node_set_stat(n, &res->stat);
             if (node_set_children(n, res->children, res->nchildren) < 0)
                 rc = ZSYSTEMERROR;
+            else if (m->oneshot)
+                n->wchild = 1;
         } else {
             rc = ZSYSTEMERROR;
         }
@@ -759,7 +776,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
     struct dirsnap *d = (struct dirsnap *)(uintptr_t)fi->fh;
     if (off == 0 || !d->taken) {
         struct node *n = itable_node(&m->it, d->path);
-        if (n && n->have_children && cache_ok(m)) {
+        if (children_fresh(m, n)) {
             if (snap_take(m, d) < 0) {
                 fuse_reply_err(req, ENOMEM);
                 return;
@@ -773,7 +790,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
             q->fi = *fi;
             q->size = size;
             q->off = off;
-            int rc = zkc_get_children(m->zh, d->path, NULL, NULL, on_children, q);
+            int rc = zkc_get_children(m->zh, d->path, oneshot_watcher(m), m, on_children, q);
             if (rc != ZOK)
                 rq_failed(q, rc, "readdir");
             return;
@@ -858,7 +875,7 @@ static void reply_open(struct mount *m, fuse_req_t req, struct fuse_file_info *f
     struct inode *in = itable_get(&m->it, of->nodeid);
     struct node *n = itable_node(&m->it, of->path);
     fi->keep_cache =
-        cache_ok(m) && !of->writable && in && in->kdata_valid && n && n->have_stat && n->stat.mzxid == in->kdata_mzxid;
+        stat_fresh(m, n) && !of->writable && in && in->kdata_valid && n->stat.mzxid == in->kdata_mzxid;
     if (in && !fi->keep_cache)
         in->kdata_valid = 0;
     /* A writer's buffered data must not reach other readers through the shared page cache
@@ -1190,6 +1207,8 @@ static void create_reply(struct rq *q, const char *created, const struct zk_stat
         in = itable_obtain(&m->it, INODE_NODE, created, q->is_dir, ino_of(INODE_NODE, created, st));
     }
     parent_listing(m, created, 1);
+    if (m->oneshot)
+        events_watch_node(m, created);
     if (!in) {
         fuse_reply_err(q->req, ENOMEM);
         return;

@@ -10,7 +10,8 @@ Every Mount is registered here: unmount_all() (also run at exit) unmounts what t
 mounted - `fusermount3 -u`, then `fusermount3 -uz` if that fails - and kills, by pid, the
 mount processes it started. Nothing else is touched.
 
-ZKFS_MOUNT=path overrides bin/zkfs-mount; ZKFS_MOUNT_DEBUG=1 adds -d (every FUSE request
+ZKFS_MOUNT=path overrides bin/zkfs-mount; ZKFS_MOUNT_OPTS adds -o options to every mount
+(watches=oneshot runs the suite on one-shot watches); ZKFS_MOUNT_DEBUG=1 adds -d (every FUSE request
 in the mount's log, ZkMount.log_path).
 """
 import atexit
@@ -146,8 +147,9 @@ class Mount:
             cmd.append("-f")
         if os.environ.get("ZKFS_MOUNT_DEBUG"):
             cmd.append("-d")
-        if self.options:
-            cmd += ["-o", self.options]
+        opts = ",".join(o for o in (self.options, os.environ.get("ZKFS_MOUNT_OPTS", "")) if o)
+        if opts:
+            cmd += ["-o", opts]
         return cmd + [self.connect, self.mountpoint]
 
     def start(self, timeout=20.0):
