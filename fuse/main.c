@@ -125,6 +125,8 @@ static int wait_ready(struct mount *m, int timeout_ms)
         if (st == ZSTATE_SYNC_CONNECTED && !asked) {
             events_arm(m);
             asked = 1;
+            if (m->watch_answered)
+                break; /* one-shot mode answers at once */
         }
         event_base_loop(m->base, EVLOOP_ONCE);
     }
