@@ -87,17 +87,6 @@ static int is_own(struct mount *m, const char *path, int type)
 
 /* ---------- kernel invalidation ---------- */
 
-static void split(const char *path, char *parent, size_t cap, const char **name)
-{
-    snprintf(parent, cap, "%s", path);
-    char *slash = strrchr(parent, '/');
-    *name = path + (slash - parent) + 1;
-    if (slash == parent)
-        parent[1] = '\0';
-    else
-        *slash = '\0';
-}
-
 static int kernel_knows(const struct inode *in)
 {
     return in && (in->nlookup > 0 || in->nodeid == 1);
@@ -109,8 +98,8 @@ void events_reshape(struct mount *m, struct inode *in)
 {
     char parent[4096];
     const char *name;
-    split(in->path, parent, sizeof(parent), &name);
-    struct inode *pin = itable_find(&m->it, INODE_NODE, parent);
+    struct inode *pin =
+        shape_split(in->path, parent, sizeof(parent), &name) == 0 ? itable_find(&m->it, INODE_NODE, parent) : NULL;
     LOG_DEBUG("%s changed shape: invalidating it", in->path);
     if (pin)
         notify_push(m->nt, NJ_INVAL_ENTRY, pin->nodeid, NULL, name, 0, 0);
@@ -165,7 +154,8 @@ static void invalidate_everything(struct mount *m)
             continue;
         char parent[4096];
         const char *name;
-        split(in->path, parent, sizeof(parent), &name);
+        if (shape_split(in->path, parent, sizeof(parent), &name) < 0)
+            continue;
         struct inode *pin = itable_find(&m->it, INODE_NODE, parent);
         if (pin) {
             char vname[4200];
@@ -182,11 +172,24 @@ static void invalidate_everything(struct mount *m)
 
 /* ---------- node events ---------- */
 
+/* An event, or a path, waiting for the reply of the request made about it. */
 struct ev {
     struct mount *m;
     int type, own;
-    char *path;
+    char path[];
 };
+
+static struct ev *ev_new(struct mount *m, int type, const char *path)
+{
+    size_t len = strlen(path) + 1;
+    struct ev *e = calloc(1, sizeof(*e) + len);
+    if (e) {
+        e->m = m;
+        e->type = type;
+        memcpy(e->path, path, len);
+    }
+    return e;
+}
 
 static void parent_checked(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
 {
@@ -203,7 +206,6 @@ static void parent_checked(zkc_t *zh, int rc, const struct zk_response *res, voi
                 reshape_notify(m, in, &n->stat, now_dir);
         }
     }
-    free(e->path);
     free(e);
 }
 
@@ -214,16 +216,9 @@ static void check_parent(struct mount *m, const char *parent)
     struct inode *pin = itable_find(&m->it, INODE_NODE, parent);
     if (!kernel_knows(pin) || pin->nodeid == 1)
         return;
-    struct ev *e = calloc(1, sizeof(*e));
-    if (!e || !(e->path = strdup(parent))) {
+    struct ev *e = ev_new(m, 0, parent);
+    if (e && zkc_exists(m->zh, parent, NULL, NULL, parent_checked, e) != ZOK)
         free(e);
-        return;
-    }
-    e->m = m;
-    if (zkc_exists(m->zh, parent, NULL, NULL, parent_checked, e) != ZOK) {
-        free(e->path);
-        free(e);
-    }
 }
 
 static void on_created(struct mount *m, const struct ev *e, int rc, const struct zk_stat *st)
@@ -232,21 +227,18 @@ static void on_created(struct mount *m, const struct ev *e, int rc, const struct
         return; /* the create's reply updates everything, or replays this if it failed */
     char parent[4096];
     const char *name;
-    split(e->path, parent, sizeof(parent), &name);
-    struct node *pn = itable_node(&m->it, parent);
-    if (pn) {
-        node_child_add(pn, name);
-        pn->have_stat = 0;
-    }
+    if (shape_split(e->path, parent, sizeof(parent), &name) < 0)
+        return;
+    itable_parent_child(&m->it, e->path, 1);
     if (rc == ZOK) {
         struct node *n = itable_node_make(&m->it, e->path);
         if (n)
             node_set_stat(n, st);
     }
     struct inode *pin = itable_find(&m->it, INODE_NODE, parent);
-    if (!e->own && kernel_knows(pin))
+    if (kernel_knows(pin))
         notify_push(m->nt, NJ_INVAL_INODE, pin->nodeid, NULL, NULL, 0, 0); /* its cached listing */
-    if (!e->own && rc == ZOK && kernel_knows(pin) && pin->is_dir) {
+    if (rc == ZOK && kernel_knows(pin) && pin->is_dir) {
         int is_dir = shape_is_dir(st, 0);
         hmap_puts(&m->pending_create, e->path, (void *)1);
         notify_push(m->nt, NJ_INVAL_ENTRY, pin->nodeid, NULL, name, 0, 0);
@@ -261,13 +253,14 @@ static void on_deleted(struct mount *m, const struct ev *e)
         return; /* likewise: the delete's reply */
     char parent[4096];
     const char *name;
-    split(e->path, parent, sizeof(parent), &name);
+    if (shape_split(e->path, parent, sizeof(parent), &name) < 0)
+        return;
     struct inode *in = itable_find(&m->it, INODE_NODE, e->path);
     struct inode *pin = itable_find(&m->it, INODE_NODE, parent);
     struct node *n = itable_node(&m->it, e->path);
-    if (!e->own && kernel_knows(pin))
+    if (kernel_knows(pin))
         notify_push(m->nt, NJ_INVAL_INODE, pin->nodeid, NULL, NULL, 0, 0); /* its cached listing */
-    if (!e->own && (kernel_knows(in) || kernel_knows(pin))) {
+    if (kernel_knows(in) || kernel_knows(pin)) {
         struct tombstone *t = calloc(1, sizeof(*t));
         if (t) {
             if (n && n->have_stat)
@@ -289,13 +282,7 @@ static void on_deleted(struct mount *m, const struct ev *e)
         if (of->eph_owner && strcmp(of->path, e->path) == 0)
             of->stale = 1;
     }
-    itable_detach_path(&m->it, e->path);
-    itable_node_drop(&m->it, e->path);
-    struct node *pn = itable_node(&m->it, parent);
-    if (pn) {
-        node_child_del(pn, name);
-        pn->have_stat = 0;
-    }
+    itable_gone(&m->it, e->path);
     check_parent(m, parent);
 }
 
@@ -307,9 +294,7 @@ static void on_changed(struct mount *m, const struct ev *e, int rc, const struct
             node_set_stat(n, st);
         else
             node_invalidate(n);
-        free(n->data);
-        n->data = NULL;
-        n->have_data = 0;
+        node_forget_data(n);
     }
     struct inode *din = itable_find(&m->it, INODE_DATA, e->path);
     if (din && !e->own)
@@ -326,8 +311,8 @@ static void on_changed(struct mount *m, const struct ev *e, int rc, const struct
         notify_push(m->nt, NJ_INVAL_INODE, in->nodeid, NULL, NULL, 0, 0);
     char parent[4096];
     const char *name;
-    split(e->path, parent, sizeof(parent), &name);
-    if (!kernel_knows(in) && !kernel_knows(itable_find(&m->it, INODE_NODE, parent)))
+    if (!kernel_knows(in) && (shape_split(e->path, parent, sizeof(parent), &name) < 0 ||
+                              !kernel_knows(itable_find(&m->it, INODE_NODE, parent))))
         return;
     /* IN_MODIFY: truncate to the size it has now (answered without touching the server) */
     if (!is_dir) {
@@ -361,7 +346,6 @@ static void ev_stat(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
         on_changed(m, e, rc, st);
         break;
     }
-    free(e->path);
     free(e);
 }
 
@@ -370,24 +354,14 @@ static void ev_stat(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
  * round trip (ev_stat), in order. */
 static void forget_at_once(struct mount *m, int type, const char *path)
 {
-    char parent[4096];
-    const char *name;
-    split(path, parent, sizeof(parent), &name);
-    struct node *pn = itable_node(&m->it, parent);
     struct node *n = itable_node(&m->it, path);
     if (type == ZEV_CHANGED && n) {
         n->have_stat = 0;
-        free(n->data);
-        n->data = NULL;
-        n->have_data = 0;
-    } else if (type == ZEV_CREATED && pn) {
-        node_child_add(pn, name);
-        pn->have_stat = 0;
+        node_forget_data(n);
+    } else if (type == ZEV_CREATED) {
+        itable_parent_child(&m->it, path, 1);
     } else if (type == ZEV_DELETED) {
-        if (pn) {
-            node_child_del(pn, name);
-            pn->have_stat = 0;
-        }
+        itable_parent_child(&m->it, path, 0);
         if (n)
             node_invalidate(n);
     }
@@ -395,26 +369,10 @@ static void forget_at_once(struct mount *m, int type, const char *path)
 
 /* ---------- one-shot watches (servers without persistent recursive watches) ---------- */
 
-struct armq {
-    struct mount *m;
-    char path[];
-};
-
-static struct armq *armq_new(struct mount *m, const char *path)
-{
-    size_t len = strlen(path) + 1;
-    struct armq *a = malloc(sizeof(*a) + len);
-    if (a) {
-        a->m = m;
-        memcpy(a->path, path, len);
-    }
-    return a;
-}
-
 static void on_armed_node(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
 {
     (void)zh, (void)res;
-    struct armq *a = ctx;
+    struct ev *a = ctx;
     struct node *n = rc == ZOK || rc == ZNONODE ? itable_node_make(&a->m->it, a->path) : NULL;
     if (n) /* exists sets a watch either way */
         n->wdata = 1;
@@ -424,7 +382,7 @@ static void on_armed_node(zkc_t *zh, int rc, const struct zk_response *res, void
 static void on_armed_children(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
 {
     (void)zh;
-    struct armq *a = ctx;
+    struct ev *a = ctx;
     struct node *n = rc == ZOK ? itable_node_make(&a->m->it, a->path) : NULL;
     if (n && node_set_children(n, res->children, res->nchildren) == 0)
         n->wchild = 1;
@@ -435,13 +393,13 @@ void events_watch_node(struct mount *m, const char *path)
 {
     /* a data (or exist) watch for its data and existence, a child watch for its children
      * (and so its shape: a file that gets a child becomes a directory) */
-    struct armq *a = armq_new(m, path);
+    struct ev *a = ev_new(m, 0, path);
     if (a && zkc_exists(m->zh, path, events_node, m, on_armed_node, a) != ZOK)
         free(a);
     struct node *n = itable_node(&m->it, path);
     if (n && n->wchild)
         return;
-    a = armq_new(m, path);
+    a = ev_new(m, 0, path);
     if (a && zkc_get_children(m->zh, path, events_node, m, on_armed_children, a) != ZOK)
         free(a);
 }
@@ -451,7 +409,7 @@ void events_watch_node(struct mount *m, const char *path)
 static void on_children_again(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
 {
     (void)zh;
-    struct armq *a = ctx;
+    struct ev *a = ctx;
     struct mount *m = a->m;
     struct node *n = itable_node(&m->it, a->path);
     if (rc != ZOK || !n) {
@@ -502,7 +460,7 @@ static void children_changed(struct mount *m, const char *path)
     struct node *n = itable_node(&m->it, path);
     if (n)
         n->wchild = 0;
-    struct armq *a = armq_new(m, path);
+    struct ev *a = ev_new(m, 0, path);
     if (a && zkc_get_children(m->zh, path, events_node, m, on_children_again, a) != ZOK)
         free(a);
 }
@@ -523,13 +481,9 @@ void events_node(zkc_t *zh, int type, int state, const char *path, void *ctx)
     }
     if (type != ZEV_CREATED && type != ZEV_DELETED && type != ZEV_CHANGED)
         return;
-    struct ev *e = calloc(1, sizeof(*e));
-    if (!e || !(e->path = strdup(path))) {
-        free(e);
+    struct ev *e = ev_new(m, type, path);
+    if (!e)
         return;
-    }
-    e->m = m;
-    e->type = type;
     e->own = is_own(m, path, type);
     LOG_DEBUG("event %d on %s%s", type, path, e->own ? " (ours)" : "");
     if (!e->own)
@@ -546,13 +500,9 @@ void events_node(zkc_t *zh, int type, int state, const char *path, void *ctx)
 
 static void replay(struct mount *m, int type, const char *path)
 {
-    struct ev *e = calloc(1, sizeof(*e));
-    if (!e || !(e->path = strdup(path))) {
-        free(e);
+    struct ev *e = ev_new(m, type, path);
+    if (!e)
         return;
-    }
-    e->m = m;
-    e->type = type;
     LOG_DEBUG("event %d on %s was another client's: showing it", type, path);
     if (zkc_exists(m->zh, path, NULL, NULL, ev_stat, e) != ZOK)
         ev_stat(m->zh, ZCONNECTIONLOSS, NULL, e);

@@ -1,6 +1,8 @@
 /* The inode table and node cache of the mount. See inode.h. */
 #include "fuse/inode.h"
 
+#include "fuse/shape.h"
+
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,18 +92,24 @@ struct inode *itable_find(const struct itable *t, enum inode_kind kind, const ch
     return in;
 }
 
+/* Takes in out of by_key, if it is the inode there for its kind and path. */
+static void unkey(struct itable *t, struct inode *in)
+{
+    char buf[256];
+    size_t len;
+    char *k = make_key(in->kind, in->path, buf, sizeof(buf), &len);
+    if (!k)
+        return;
+    if (hmap_get(&t->by_key, k, len) == in)
+        hmap_del(&t->by_key, k, len);
+    free_key(k, buf);
+}
+
 static void detach(struct itable *t, struct inode *in)
 {
     if (in->detached || in->nodeid == 1)
         return;
-    char buf[256];
-    size_t len;
-    char *k = make_key(in->kind, in->path, buf, sizeof(buf), &len);
-    if (k) {
-        if (hmap_get(&t->by_key, k, len) == in)
-            hmap_del(&t->by_key, k, len);
-        free_key(k, buf);
-    }
+    unkey(t, in);
     in->detached = 1;
     itable_maybe_free(t, in);
 }
@@ -150,16 +158,11 @@ int itable_move(struct itable *t, struct inode *in, const char *newpath)
     struct inode *old = itable_find(t, in->kind, newpath);
     if (old && old != in)
         detach(t, old);
+    unkey(t, in);
     char buf[256];
     size_t len;
-    char *k = make_key(in->kind, in->path, buf, sizeof(buf), &len);
-    if (k) {
-        if (hmap_get(&t->by_key, k, len) == in)
-            hmap_del(&t->by_key, k, len);
-        free_key(k, buf);
-    }
     char *p = strdup(newpath);
-    k = p ? make_key(in->kind, p, buf, sizeof(buf), &len) : NULL;
+    char *k = p ? make_key(in->kind, p, buf, sizeof(buf), &len) : NULL;
     if (!k || hmap_put(&t->by_key, k, len, in, NULL) < 0) {
         if (k)
             free_key(k, buf);
@@ -190,13 +193,7 @@ void itable_maybe_free(struct itable *t, struct inode *in)
     if (!in->detached) {
         /* forgotten by the kernel: the cached node goes too, unless another kind still
          * refers to the path (a directory's .data or lock file) */
-        char buf[256];
-        size_t len;
-        char *k = make_key(in->kind, in->path, buf, sizeof(buf), &len);
-        if (k) {
-            hmap_del(&t->by_key, k, len);
-            free_key(k, buf);
-        }
+        unkey(t, in);
         int others = 0;
         for (int kind = INODE_NODE; kind <= INODE_LOCK; kind++)
             others += itable_find(t, (enum inode_kind)kind, in->path) != NULL;
@@ -265,14 +262,17 @@ void node_invalidate(struct node *n)
     drop_children(n);
 }
 
+void node_forget_data(struct node *n)
+{
+    free(n->data);
+    n->data = NULL;
+    n->have_data = 0;
+}
+
 void node_set_stat(struct node *n, const struct zk_stat *st)
 {
-    if (n->have_stat && (st->mzxid != n->stat.mzxid || st->czxid != n->stat.czxid) && n->have_data) {
-        /* a newer version than the data we hold */
-        free(n->data);
-        n->data = NULL;
-        n->have_data = 0;
-    }
+    if (n->have_stat && (st->mzxid != n->stat.mzxid || st->czxid != n->stat.czxid))
+        node_forget_data(n); /* a newer version than the data we hold */
     if (n->have_stat && (st->pzxid != n->stat.pzxid || st->czxid != n->stat.czxid))
         drop_children(n);
     n->stat = *st;
@@ -281,9 +281,7 @@ void node_set_stat(struct node *n, const struct zk_stat *st)
 
 int node_set_data(struct node *n, const uint8_t *data, int32_t len)
 {
-    free(n->data);
-    n->data = NULL;
-    n->have_data = 0;
+    node_forget_data(n);
     n->datalen = len > 0 ? len : 0;
     if (len > 0) {
         n->data = malloc((size_t)len);
@@ -358,6 +356,29 @@ int node_has_child(const struct node *n, const char *name)
     if (!n->have_children)
         return -1;
     return hmap_gets(&n->child_set, name) != NULL;
+}
+
+void itable_parent_child(struct itable *t, const char *path, int add)
+{
+    char parent[4096];
+    const char *name;
+    if (shape_split(path, parent, sizeof(parent), &name) < 0)
+        return;
+    struct node *pn = itable_node(t, parent);
+    if (!pn)
+        return;
+    if (add)
+        node_child_add(pn, name);
+    else
+        node_child_del(pn, name);
+    pn->have_stat = 0;
+}
+
+void itable_gone(struct itable *t, const char *path)
+{
+    itable_detach_path(t, path);
+    itable_node_drop(t, path);
+    itable_parent_child(t, path, 0);
 }
 
 void itable_node_drop(struct itable *t, const char *path)

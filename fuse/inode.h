@@ -92,6 +92,14 @@ void node_child_add(struct node *n, const char *name);
 void node_child_del(struct node *n, const char *name);
 /* 1 when the valid cached list has name, 0 when it lacks it, -1 when the list is unknown. */
 int node_has_child(const struct node *n, const char *name);
+/* Drops the cached data (a newer version exists). */
+void node_forget_data(struct node *n);
+/* A child named by path came (add) or went: its parent's cached listing follows, and the
+ * parent's Stat (numChildren, cversion, pzxid) is stale. */
+void itable_parent_child(struct itable *t, const char *path, int add);
+/* path was deleted: its inodes are detached, its node forgotten, its parent's listing
+ * updated. */
+void itable_gone(struct itable *t, const char *path);
 /* Forgets the cached node of path entirely. */
 void itable_node_drop(struct itable *t, const char *path);
 /* Invalidates every cached node (after a new session). */

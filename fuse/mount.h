@@ -21,7 +21,7 @@ struct mount_opts {
     char *mountpoint; /* absolute */
     int32_t session_timeout_ms;
     int read_only;
-    size_t max_data; /* largest data a write may produce (EFBIG beyond) */
+    size_t max_data;     /* largest data a write may produce (EFBIG beyond) */
     int oneshot_watches; /* -o watches=oneshot: as if the server had no recursive watches */
 };
 

@@ -35,8 +35,14 @@ static int from_notifier(struct mount *m, fuse_req_t req)
     return m->nt && fuse_req_ctx(req)->pid == notify_tid(m->nt);
 }
 
-static int cache_ok(const struct mount *m) { return m->recursive_watch || m->oneshot; }
-static double timeout_of(const struct mount *m) { return cache_ok(m) ? LONG_TIMEOUT : 0.0; }
+static int cache_ok(const struct mount *m)
+{
+    return m->recursive_watch || m->oneshot;
+}
+static double timeout_of(const struct mount *m)
+{
+    return cache_ok(m) ? LONG_TIMEOUT : 0.0;
+}
 
 /* Is what the node cache holds of n kept current by a watch? With the recursive watch,
  * always; with one-shot watches, while the node's data (or child) watch is armed. */
@@ -53,7 +59,10 @@ static int children_fresh(const struct mount *m, const struct node *n)
     return n && n->have_children && (m->recursive_watch || (m->oneshot && n->wchild));
 }
 /* The watcher one-shot watches are set with (events.c), or none with the recursive one. */
-static zkc_watcher_fn oneshot_watcher(const struct mount *m) { return m->oneshot ? events_node : NULL; }
+static zkc_watcher_fn oneshot_watcher(const struct mount *m)
+{
+    return m->oneshot ? events_node : NULL;
+}
 
 int mount_errno(int zerr, const char *what, const char *path)
 {
@@ -124,6 +133,15 @@ static int rq_failed(struct rq *q, int rc, const char *what)
     return 1;
 }
 
+/* The inode of ino, or NULL after replying ESTALE (the kernel holds a forgotten nodeid). */
+static struct inode *inode_or_stale(fuse_req_t req, fuse_ino_t ino)
+{
+    struct inode *in = itable_get(&M(req)->it, ino);
+    if (!in)
+        fuse_reply_err(req, ESTALE);
+    return in;
+}
+
 /* ---------- attributes ---------- */
 
 static mode_t perm_bits(const struct node *n, int is_dir)
@@ -178,19 +196,45 @@ static uint64_t ino_of(int kind, const char *path, const struct zk_stat *st)
     return shape_ino(st ? st->czxid : 0, buf);
 }
 
+static void ofile_free(struct mount *m, struct ofile *of);
+
+/* The entry the kernel gets for in; taking it counts as a kernel reference. */
+static void take_entry(struct mount *m, struct inode *in, const struct node *n, double timeout,
+                       struct fuse_entry_param *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->ino = in->nodeid;
+    e->generation = 1;
+    fill_attr(m, in, n, &e->attr);
+    e->attr_timeout = timeout;
+    e->entry_timeout = timeout;
+    in->nlookup++;
+}
+
 /* Replies with an entry for in (taking a kernel reference). */
 static void reply_entry(struct mount *m, fuse_req_t req, struct inode *in, const struct node *n, double timeout)
 {
     struct fuse_entry_param e;
-    memset(&e, 0, sizeof(e));
-    e.ino = in->nodeid;
-    e.generation = 1;
-    fill_attr(m, in, n, &e.attr);
-    e.attr_timeout = timeout;
-    e.entry_timeout = timeout;
-    in->nlookup++;
+    take_entry(m, in, n, timeout, &e);
     if (fuse_reply_entry(req, &e) != 0)
         itable_forget(&m->it, in->nodeid, 1);
+}
+
+/* Replies to a create with the entry for in and the open file of (direct I/O when writable:
+ * see reply_open); undoes both when the kernel no longer waits. */
+static void reply_create(struct mount *m, fuse_req_t req, struct fuse_file_info *fi, struct inode *in,
+                         const struct node *n, struct ofile *of, double timeout)
+{
+    struct fuse_entry_param e;
+    take_entry(m, in, n, timeout, &e);
+    fi->fh = (uint64_t)(uintptr_t)of;
+    fi->keep_cache = 0;
+    fi->direct_io = of->writable;
+    in->kdata_valid = 0;
+    if (fuse_reply_create(req, &e, fi) != 0) {
+        itable_forget(&m->it, in->nodeid, 1);
+        ofile_free(m, of);
+    }
 }
 
 static void reply_negative(fuse_req_t req, double timeout)
@@ -493,11 +537,9 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
     (void)fi;
     struct mount *m = M(req);
-    struct inode *in = itable_get(&m->it, ino);
-    if (!in) {
-        fuse_reply_err(req, ESTALE);
+    struct inode *in = inode_or_stale(req, ino);
+    if (!in)
         return;
-    }
     if (in->kind == INODE_LOCK || from_notifier(m, req)) {
         reply_attr_of(m, req, in);
         return;
@@ -584,11 +626,9 @@ static void truncate_got_data(struct rq *q, int rc)
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
 {
     struct mount *m = M(req);
-    struct inode *in = itable_get(&m->it, ino);
-    if (!in) {
-        fuse_reply_err(req, ESTALE);
+    struct inode *in = inode_or_stale(req, ino);
+    if (!in)
         return;
-    }
     if (!(to_set & FUSE_SET_ATTR_SIZE) || from_notifier(m, req) || in->kind == INODE_LOCK) {
         /* modes, owners and times are not ZooKeeper's to keep: accepted and ignored */
         reply_attr_of(m, req, in);
@@ -746,11 +786,9 @@ static void on_children(zkc_t *zh, int rc, const struct zk_response *res, void *
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct mount *m = M(req);
-    struct inode *in = itable_get(&m->it, ino);
-    if (!in) {
-        fuse_reply_err(req, ESTALE);
+    struct inode *in = inode_or_stale(req, ino);
+    if (!in)
         return;
-    }
     struct dirsnap *d = calloc(1, sizeof(*d));
     if (!d || !(d->path = strdup(in->path))) {
         free(d);
@@ -874,8 +912,7 @@ static void reply_open(struct mount *m, fuse_req_t req, struct fuse_file_info *f
      * elsewhere is invalidated asynchronously, and an open must not read around that. */
     struct inode *in = itable_get(&m->it, of->nodeid);
     struct node *n = itable_node(&m->it, of->path);
-    fi->keep_cache =
-        stat_fresh(m, n) && !of->writable && in && in->kdata_valid && n->stat.mzxid == in->kdata_mzxid;
+    fi->keep_cache = stat_fresh(m, n) && !of->writable && in && in->kdata_valid && n->stat.mzxid == in->kdata_mzxid;
     if (in && !fi->keep_cache)
         in->kdata_valid = 0;
     /* A writer's buffered data must not reach other readers through the shared page cache
@@ -914,11 +951,9 @@ static void open_done(struct rq *q, int rc)
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct mount *m = M(req);
-    struct inode *in = itable_get(&m->it, ino);
-    if (!in) {
-        fuse_reply_err(req, ESTALE);
+    struct inode *in = inode_or_stale(req, ino);
+    if (!in)
         return;
-    }
     if (in->kind == INODE_NODE && in->is_dir) {
         fuse_reply_err(req, EISDIR);
         return;
@@ -1159,36 +1194,14 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 static void kernel_forget_entry(struct mount *m, const char *path)
 {
     char parent[MAX_PATH];
-    snprintf(parent, sizeof(parent), "%s", path);
-    char *slash = strrchr(parent, '/');
-    if (!slash)
+    const char *name;
+    if (shape_split(path, parent, sizeof(parent), &name) < 0)
         return;
-    *slash = '\0';
-    struct inode *pin = itable_find(&m->it, INODE_NODE, slash == parent ? "/" : parent);
+    struct inode *pin = itable_find(&m->it, INODE_NODE, parent);
     if (!pin)
         return;
-    notify_push(m->nt, NJ_INVAL_ENTRY, pin->nodeid, NULL, slash + 1, 0, 0);
+    notify_push(m->nt, NJ_INVAL_ENTRY, pin->nodeid, NULL, name, 0, 0);
     notify_push(m->nt, NJ_INVAL_INODE, pin->nodeid, NULL, NULL, 0, 0);
-}
-
-/* A child of path's parent came (add) or went: its cached listing follows, and its Stat
- * (numChildren, cversion, pzxid) is stale. */
-static void parent_listing(struct mount *m, const char *path, int add)
-{
-    char parent[MAX_PATH];
-    snprintf(parent, sizeof(parent), "%s", path);
-    char *slash = strrchr(parent, '/');
-    if (!slash)
-        return;
-    *slash = '\0';
-    struct node *pn = itable_node(&m->it, slash == parent ? "/" : parent);
-    if (!pn)
-        return;
-    if (add)
-        node_child_add(pn, slash + 1);
-    else
-        node_child_del(pn, slash + 1);
-    pn->have_stat = 0;
 }
 
 static void create_reply(struct rq *q, const char *created, const struct zk_stat *st)
@@ -1206,7 +1219,7 @@ static void create_reply(struct rq *q, const char *created, const struct zk_stat
         n->created_here = 1;
         in = itable_obtain(&m->it, INODE_NODE, created, q->is_dir, ino_of(INODE_NODE, created, st));
     }
-    parent_listing(m, created, 1);
+    itable_parent_child(&m->it, created, 1);
     if (m->oneshot)
         events_watch_node(m, created);
     if (!in) {
@@ -1225,22 +1238,7 @@ static void create_reply(struct rq *q, const char *created, const struct zk_stat
     }
     ofile_load(of, n, 0);
     of->eph_owner = st->ephemeralOwner;
-    struct fuse_entry_param e;
-    memset(&e, 0, sizeof(e));
-    e.ino = in->nodeid;
-    e.generation = 1;
-    fill_attr(m, in, n, &e.attr);
-    e.attr_timeout = t;
-    e.entry_timeout = t;
-    in->nlookup++;
-    q->fi.fh = (uint64_t)(uintptr_t)of;
-    q->fi.keep_cache = 0;
-    q->fi.direct_io = of->writable;
-    in->kdata_valid = 0;
-    if (fuse_reply_create(q->req, &e, &q->fi) != 0) {
-        itable_forget(&m->it, in->nodeid, 1);
-        ofile_free(m, of);
-    }
+    reply_create(m, q->req, &q->fi, in, n, of, t);
 }
 
 static void open_existing_after_create(struct rq *q, int rc);
@@ -1263,7 +1261,7 @@ static void on_create(zkc_t *zh, int rc, const struct zk_response *res, void *ct
         if (rc == ZNODEEXISTS) {
             /* made elsewhere: it is in the parent's listing, and the kernel's negative entry
              * is wrong */
-            parent_listing(m, q->path, 1);
+            itable_parent_child(&m->it, q->path, 1);
             kernel_forget_entry(m, q->path);
         }
         fuse_reply_err(q->req, mount_errno(rc, "create", q->path));
@@ -1292,20 +1290,7 @@ static void open_existing_after_create(struct rq *q, int rc)
         return;
     }
     of->eph_owner = n->stat.ephemeralOwner;
-    struct fuse_entry_param e;
-    memset(&e, 0, sizeof(e));
-    e.ino = in->nodeid;
-    e.generation = 1;
-    fill_attr(m, in, n, &e.attr);
-    e.attr_timeout = e.entry_timeout = timeout_of(m);
-    in->nlookup++;
-    q->fi.fh = (uint64_t)(uintptr_t)of;
-    q->fi.direct_io = of->writable;
-    in->kdata_valid = 0;
-    if (fuse_reply_create(q->req, &e, &q->fi) != 0) {
-        itable_forget(&m->it, in->nodeid, 1);
-        ofile_free(m, of);
-    }
+    reply_create(m, q->req, &q->fi, in, n, of, timeout_of(m));
     rq_free(q);
 }
 
@@ -1438,13 +1423,6 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 /* ---------- unlink, rmdir ---------- */
 
-static void forget_deleted(struct mount *m, const char *path)
-{
-    itable_detach_path(&m->it, path);
-    itable_node_drop(&m->it, path);
-    parent_listing(m, path, 0);
-}
-
 static void on_delete(zkc_t *zh, int rc, const struct zk_response *res, void *ctx)
 {
     (void)zh;
@@ -1452,7 +1430,7 @@ static void on_delete(zkc_t *zh, int rc, const struct zk_response *res, void *ct
     struct rq *q = ctx;
     inflight_end(q->m, q->path, 0, rc);
     if (rc == ZOK || rc == ZNONODE)
-        forget_deleted(q->m, q->path);
+        itable_gone(&q->m->it, q->path);
     if (rc == ZNONODE)
         kernel_forget_entry(q->m, q->path); /* it went elsewhere: the kernel's entry is stale */
     fuse_reply_err(q->req, rc == ZOK ? 0 : mount_errno(rc, "delete", q->path));
@@ -1525,14 +1503,14 @@ static void on_rename_multi(zkc_t *zh, int rc, const struct zk_response *res, vo
             if (res->results[i].type == ZOP_CREATE2 || res->results[i].type == ZOP_CREATE)
                 st = &res->results[i].stat;
         struct inode *in = itable_find(&m->it, INODE_NODE, q->path);
-        forget_deleted(m, q->path2);
+        itable_gone(&m->it, q->path2);
         struct node *n = itable_node_make(&m->it, q->path2);
         if (n && st) {
             node_set_stat(n, st);
             node_set_data(n, q->data, q->datalen);
         }
-        forget_deleted(m, q->path);
-        /* forget_deleted detached the source inode; the kernel keeps its nodeid at the new
+        itable_gone(&m->it, q->path);
+        /* itable_gone detached the source inode; the kernel keeps its nodeid at the new
          * name, so move it there */
         if (in) {
             in->detached = 0;
@@ -1540,7 +1518,7 @@ static void on_rename_multi(zkc_t *zh, int rc, const struct zk_response *res, vo
             if (st)
                 in->st_ino = ino_of(INODE_NODE, q->path2, st);
         }
-        parent_listing(m, q->path2, 1);
+        itable_parent_child(&m->it, q->path2, 1);
         fuse_reply_err(q->req, 0);
     } else if (rc == ZNODEEXISTS && !replaced && !(q->flags & RENAME_NOREPLACE)) {
         /* the new name exists: rename(2) replaces it, if it has no children */
@@ -1824,11 +1802,9 @@ static void getxattr_done(struct rq *q, int rc)
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
     struct mount *m = M(req);
-    struct inode *in = itable_get(&m->it, ino);
-    if (!in) {
-        fuse_reply_err(req, ESTALE);
+    struct inode *in = inode_or_stale(req, ino);
+    if (!in)
         return;
-    }
     if (ino == 1 && !strcmp(name, "user.zk.session")) {
         char v[32];
         snprintf(v, sizeof(v), "0x%" PRIx64, (uint64_t)m->session_id);

@@ -187,6 +187,20 @@ int shape_lock_predecessor(char *const *children, int32_t n, const char *self, i
     return best;
 }
 
+int shape_split(const char *path, char *parent, size_t cap, const char **name)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash[1] == '\0')
+        return -1;
+    size_t len = slash == path ? 1 : (size_t)(slash - path);
+    if (len + 1 > cap)
+        return -1;
+    memcpy(parent, path, len);
+    parent[len] = '\0';
+    *name = slash + 1;
+    return 0;
+}
+
 int shape_child_path(const char *parent, const char *name, char *out, size_t cap)
 {
     int k = strcmp(parent, "/") == 0 ? snprintf(out, cap, "/%s", name) : snprintf(out, cap, "%s/%s", parent, name);

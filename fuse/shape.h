@@ -55,6 +55,11 @@ uint64_t shape_ino(int64_t czxid, const char *path);
  * -1 when self holds the lock, or -2 when self is not among the children. */
 int shape_lock_predecessor(char *const *children, int32_t n, const char *self, int shared);
 
+/* Splits path ("/a/b") into its parent ("/a", or "/" for "/b", written to parent, cap bytes
+ * with the NUL) and *name, pointing into path ("b"). -1 for the root, a path without a
+ * slash, or a parent that does not fit. */
+int shape_split(const char *path, char *parent, size_t cap, const char **name);
+
 /* Writes a full znode path for name under parent ("/" + name at the root). Returns 0, or -1
  * when it does not fit in cap bytes. */
 int shape_child_path(const char *parent, const char *name, char *out, size_t cap);

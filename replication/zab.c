@@ -295,6 +295,17 @@ static void go_looking(struct zab *z)
     broadcast_vote(z);
 }
 
+/* Discovery's first step, to the leader chosen: what epoch this one accepted, how far its
+ * log goes. */
+static void send_followerinfo(struct zab *z)
+{
+    struct zab_msg m = {.type = ZM_FOLLOWERINFO,
+                        .epoch = z->accepted_epoch,
+                        .zxid = z->last_zxid,
+                        .observer = !is_voter(z, z->cfg.my_id)};
+    send_msg(z, z->leader_id, &m);
+}
+
 static void become_follower(struct zab *z, uint64_t leader)
 {
     set_role(z, is_voter(z, z->cfg.my_id) ? ZAB_FOLLOWING : ZAB_OBSERVING);
@@ -305,13 +316,8 @@ static void become_follower(struct zab *z, uint64_t leader)
     z->deadline = z->now + (int64_t)z->cfg.init_limit * z->cfg.tick_ms;
     z->last_heard_leader = z->now;
     struct peer *p = peer(z, leader);
-    if (p && p->up) {
-        struct zab_msg m = {.type = ZM_FOLLOWERINFO,
-                            .epoch = z->accepted_epoch,
-                            .zxid = z->last_zxid,
-                            .observer = !is_voter(z, z->cfg.my_id)};
-        send_msg(z, leader, &m);
-    }
+    if (p && p->up)
+        send_followerinfo(z);
 }
 
 static void decide_epoch(struct zab *z);
@@ -839,13 +845,8 @@ int zab_step(struct zab *z, const struct zab_event *ev, int64_t now_ms)
         p->last_heard = z->now;
         if (z->role == ZAB_LOOKING)
             send_vote(z, p->id);
-        else if ((z->role == ZAB_FOLLOWING || z->role == ZAB_OBSERVING) && p->id == z->leader_id && z->fphase == 0) {
-            struct zab_msg m = {.type = ZM_FOLLOWERINFO,
-                                .epoch = z->accepted_epoch,
-                                .zxid = z->last_zxid,
-                                .observer = !is_voter(z, z->cfg.my_id)};
-            send_msg(z, p->id, &m);
-        }
+        else if ((z->role == ZAB_FOLLOWING || z->role == ZAB_OBSERVING) && p->id == z->leader_id && z->fphase == 0)
+            send_followerinfo(z);
         break;
     case ZE_PEER_DOWN:
         if (!p)

@@ -358,57 +358,18 @@ def main(prefix="mount", module="__main__"):
     """zktest.main with the mounts: runs the module's tests, unmounts everything, prints the
     server and mount log tails of failed tests, then "<prefix>: N passed, N failed" as the
     last line; exits 1 on failure."""
-    import logging
-    import sys
-    import unittest
     import zktest
 
-    zktest.install_signal_handlers()
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kazoo").setLevel(logging.CRITICAL)
-    loader = unittest.TestLoader()
-    mod = sys.modules[module]
-    argv = sys.argv[1:]
-    suite = loader.loadTestsFromNames(argv, mod) if argv else loader.loadTestsFromModule(mod)
-    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2)
-    passed = failed = 0
     t0 = time.monotonic()
-    try:
-        result = runner.run(suite)
-        bad = {getattr(t, "test_case", t).id() for t, _ in result.failures + result.errors}
-        bad |= {t.id() for t in result.unexpectedSuccesses}
-        failed = len(bad)
-        passed = max(result.testsRun - failed - len(result.skipped), 0)
-        if failed:
-            for m in _mounts:
-                if m.test_id in bad and m.log_text().strip():
-                    print("---- %s log tail (%s, %s) ----" % (m.name, m.test_id, m.log_path))
-                    print(m.log_tail(30))
-            for s in zkserver.all_servers():
-                print("---- %s log tail (%s) ----" % (s.name, s.log_path))
-                print(s.log_tail(30))
-    except BaseException as e:  # noqa: BLE001 - interrupted: still report and clean up
-        print("interrupted: %r" % (e,))
-        failed += 1
-    finally:
-        unmount_all()
-        zktest._kill_children()
-        zkserver.stop_all(remove_dirs=False)
-    for s in zkserver.all_servers():
-        reports = s.sanitizer_reports()
-        if reports:
-            print("FAIL: sanitizer reports in the log of %s (%s):" % (s.name, s.log_path))
-            print("\n".join(reports[:40]))
-            failed += 1
-    zkserver.remove_all_dirs()
-    remove_all_dirs()
-    print("(%.1f s)" % (time.monotonic() - t0))
-    sys.stdout.flush()
-    for t in threading.enumerate():
-        if t is not threading.current_thread() and not t.daemon:
-            t.join(2.0)
-    print("%s: %d passed, %d failed" % (prefix, passed, failed))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(1 if failed else 0)
+
+    def mount_logs(bad):
+        for m in _mounts:
+            if m.test_id in bad and m.log_text().strip():
+                print("---- %s log tail (%s, %s) ----" % (m.name, m.test_id, m.log_path))
+                print(m.log_tail(30))
+
+    def after():
+        remove_all_dirs()
+        print("(%.1f s)" % (time.monotonic() - t0))
+
+    zktest.main(module, prefix=prefix, on_failed=mount_logs, cleanup=unmount_all, after=after)

@@ -244,9 +244,12 @@ class _Result(unittest.TextTestResult):
     pass
 
 
-def main(module="__main__"):
+def main(module="__main__", prefix=None, on_failed=None, cleanup=None, after=None):
     """Runs the module's tests; prints the server log tails if anything failed, stops every
-    server, then prints "N passed, N failed" as the last line and exits 1 on failure."""
+    server, then prints "N passed, N failed" (after "<prefix>: " when given) as the last line
+    and exits 1 on failure. Hooks for suites with more to look after (the mounts):
+    on_failed(ids of the failed tests) prints more before the server logs, cleanup() runs
+    before the servers stop, after() once they are stopped."""
     install_signal_handlers()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -270,6 +273,8 @@ def main(module="__main__"):
         failed = len(bad)
         passed = max(result.testsRun - failed - len(result.skipped), 0)
         if failed:
+            if on_failed:
+                on_failed(bad)
             for s in zkserver.all_servers():
                 print("---- %s log tail (%s) ----" % (s.name, s.log_path))
                 print(s.log_tail(40))
@@ -277,6 +282,8 @@ def main(module="__main__"):
         print("interrupted: %r" % (e,))
         failed += 1
     finally:
+        if cleanup:
+            cleanup()
         _kill_children()
         zkserver.stop_all(remove_dirs=False)
     # A sanitized server reports leaks when it exits, after every test has passed.
@@ -287,12 +294,14 @@ def main(module="__main__"):
             print("\n".join(reports[:40]))
             failed += 1
     zkserver.remove_all_dirs()
+    if after:
+        after()
     sys.stdout.flush()
     # Let kazoo's threads (already stopped) finish writing before the closing line.
     for t in threading.enumerate():
         if t is not threading.current_thread() and not t.daemon:
             t.join(2.0)
-    print("%d passed, %d failed" % (passed, failed))
+    print("%s%d passed, %d failed" % (prefix + ": " if prefix else "", passed, failed))
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(1 if failed else 0)
