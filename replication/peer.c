@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,10 +293,18 @@ static struct conn *conn_new(struct peer_net *pn, struct bufferevent *bev, int o
     return c;
 }
 
+/* Proposals and ACKs are small and latency-bound: Nagle's delay would add to every commit. */
+static void no_delay(evutil_socket_t fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
     (void)l, (void)salen;
     struct peer_net *pn = arg;
+    no_delay(fd);
     struct bufferevent *bev = bufferevent_socket_new(pn->base, fd, BEV_OPT_CLOSE_ON_FREE);
     struct conn *c = bev ? conn_new(pn, bev, 0) : NULL;
     if (!c) {
@@ -338,6 +347,7 @@ static void connect_to(struct peer_net *pn, struct slot *s)
         return;
     }
     evutil_make_socket_nonblocking(fd);
+    no_delay(fd);
     struct bufferevent *bev = bufferevent_socket_new(pn->base, fd, BEV_OPT_CLOSE_ON_FREE);
     struct conn *c = bev ? conn_new(pn, bev, 1) : NULL;
     if (!c) {

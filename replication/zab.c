@@ -247,7 +247,7 @@ static struct vote self_vote(const struct zab *z)
 
 static void send_vote(struct zab *z, uint64_t to)
 {
-    struct zab_msg m = {.type = ZM_VOTE, .round = z->round, .state = z->role};
+    struct zab_msg m = {.type = PM_VOTE, .round = z->round, .state = z->role};
     if (z->role == ZAB_LOOKING) {
         m.leader = z->vote.leader;
         m.zxid = z->vote.zxid;
@@ -299,7 +299,7 @@ static void go_looking(struct zab *z)
  * log goes. */
 static void send_followerinfo(struct zab *z)
 {
-    struct zab_msg m = {.type = ZM_FOLLOWERINFO,
+    struct zab_msg m = {.type = PM_FOLLOWERINFO,
                         .epoch = z->accepted_epoch,
                         .zxid = z->last_zxid,
                         .observer = !is_voter(z, z->cfg.my_id)};
@@ -434,7 +434,7 @@ static int count_phase(const struct zab *z, enum fphase at_least)
 
 static void send_leaderinfo(struct zab *z, struct peer *p)
 {
-    struct zab_msg m = {.type = ZM_LEADERINFO, .epoch = z->new_epoch};
+    struct zab_msg m = {.type = PM_LEADERINFO, .epoch = z->new_epoch};
     send_msg(z, p->id, &m);
     p->phase = FP_LEADERINFO;
 }
@@ -492,7 +492,7 @@ static void send_proposals_after(struct zab *z, struct peer *p, uint64_t after)
     for (size_t i = 0; i < z->nlog; i++)
         if (z->log[i].zxid > after) {
             struct zab_msg m = {
-                .type = ZM_PROPOSAL, .zxid = z->log[i].zxid, .txn = z->log[i].txn, .txnlen = z->log[i].len};
+                .type = PM_PROPOSAL, .zxid = z->log[i].zxid, .txn = z->log[i].txn, .txnlen = z->log[i].len};
             send_msg(z, p->id, &m);
             p->sent_upto = z->log[i].zxid;
         }
@@ -503,25 +503,25 @@ static void sync_follower(struct zab *z, struct peer *p)
     uint64_t f = p->f_last, c = common_point(z, f);
     p->sent_upto = 0;
     if (c == UINT64_MAX) {
-        send_simple(z, p->id, ZM_SNAP, z->committed_zxid);
+        send_simple(z, p->id, PM_SNAP, z->committed_zxid);
         struct zab_effect *e = push(z, ZX_SEND_SNAPSHOT);
         e->peer = p->id;
         e->zxid = z->committed_zxid;
         p->sent_upto = z->committed_zxid;
         send_proposals_after(z, p, z->committed_zxid);
     } else if (c == f) {
-        send_simple(z, p->id, ZM_DIFF, f);
+        send_simple(z, p->id, PM_DIFF, f);
         p->sent_upto = f;
         send_proposals_after(z, p, f);
     } else {
-        send_simple(z, p->id, ZM_TRUNC, c);
+        send_simple(z, p->id, PM_TRUNC, c);
         p->sent_upto = c;
         send_proposals_after(z, p, c);
     }
     p->sync_upto = z->last_zxid;
     p->commit_sent = 0;
     p->phase = FP_SYNCED;
-    send_simple(z, p->id, ZM_NEWLEADER, z->new_epoch << 32);
+    send_simple(z, p->id, PM_NEWLEADER, z->new_epoch << 32);
 }
 
 static void on_followerinfo(struct zab *z, struct peer *p, const struct zab_msg *m)
@@ -574,7 +574,7 @@ static void send_commits(struct zab *z, struct peer *p)
     uint64_t c = z->committed_zxid;
     if (!p->observer) {
         if (c > p->commit_sent && p->phase >= FP_NEWLEADER_ACKED) {
-            send_simple(z, p->id, ZM_COMMIT, c);
+            send_simple(z, p->id, PM_COMMIT, c);
             p->commit_sent = c;
         }
         return;
@@ -582,7 +582,7 @@ static void send_commits(struct zab *z, struct peer *p)
     /* observers: COMMIT what they got as proposals while syncing, INFORM the rest */
     uint64_t upto = c < p->sent_upto ? c : p->sent_upto;
     if (upto > p->commit_sent && p->phase >= FP_NEWLEADER_ACKED) {
-        send_simple(z, p->id, ZM_COMMIT, upto);
+        send_simple(z, p->id, PM_COMMIT, upto);
         p->commit_sent = upto;
     }
     if (p->phase < FP_UPTODATE)
@@ -590,7 +590,7 @@ static void send_commits(struct zab *z, struct peer *p)
     for (size_t i = 0; i < z->nlog; i++) {
         uint64_t x = z->log[i].zxid;
         if (x > p->sent_upto && x <= c) {
-            struct zab_msg m = {.type = ZM_INFORM, .zxid = x, .txn = z->log[i].txn, .txnlen = z->log[i].len};
+            struct zab_msg m = {.type = PM_INFORM, .zxid = x, .txn = z->log[i].txn, .txnlen = z->log[i].len};
             send_msg(z, p->id, &m);
             p->sent_upto = x;
             p->commit_sent = x;
@@ -602,7 +602,7 @@ static void uptodate(struct zab *z, struct peer *p)
 {
     p->phase = FP_NEWLEADER_ACKED;
     send_commits(z, p);
-    send_simple(z, p->id, ZM_UPTODATE, 0);
+    send_simple(z, p->id, PM_UPTODATE, 0);
     p->phase = FP_UPTODATE;
 }
 
@@ -675,7 +675,7 @@ static void follower_ack_if_ready(struct zab *z)
 {
     if (z->need_newleader_ack && z->durable_zxid >= z->last_zxid) {
         z->need_newleader_ack = 0;
-        send_simple(z, z->leader_id, ZM_ACK, z->newleader_zxid);
+        send_simple(z, z->leader_id, PM_ACK, z->newleader_zxid);
     }
 }
 
@@ -701,7 +701,7 @@ static void on_leader_msg(struct zab *z, const struct zab_msg *m)
 {
     z->last_heard_leader = z->now;
     switch (m->type) {
-    case ZM_LEADERINFO:
+    case PM_LEADERINFO:
         if (z->fphase != 0)
             return;
         if (m->epoch < z->accepted_epoch) {
@@ -714,20 +714,20 @@ static void on_leader_msg(struct zab *z, const struct zab_msg *m)
         }
         z->fphase = 1;
         {
-            struct zab_msg a = {.type = ZM_ACKEPOCH, .epoch = z->current_epoch, .zxid = z->last_zxid};
+            struct zab_msg a = {.type = PM_ACKEPOCH, .epoch = z->current_epoch, .zxid = z->last_zxid};
             send_msg(z, z->leader_id, &a);
         }
         return;
-    case ZM_DIFF:
+    case PM_DIFF:
         return;
-    case ZM_TRUNC:
+    case PM_TRUNC:
         if (m->zxid < z->committed_zxid) {
             go_looking(z); /* never drop what we applied */
             return;
         }
         truncate_log(z, m->zxid);
         return;
-    case ZM_SNAP: {
+    case PM_SNAP: {
         for (size_t i = 0; i < z->nlog; i++)
             free(z->log[i].txn);
         z->nlog = 0;
@@ -735,18 +735,18 @@ static void on_leader_msg(struct zab *z, const struct zab_msg *m)
         push(z, ZX_INSTALL_SNAPSHOT)->zxid = m->zxid;
         return;
     }
-    case ZM_PROPOSAL:
-    case ZM_INFORM:
+    case PM_PROPOSAL:
+    case PM_INFORM:
         if (m->zxid <= z->last_zxid)
             return;
         append(z, m->zxid, m->txn, m->txnlen, 1);
-        if (m->type == ZM_INFORM) {
+        if (m->type == PM_INFORM) {
             if (m->zxid > z->commit_target)
                 z->commit_target = m->zxid;
             follower_apply(z);
         }
         return;
-    case ZM_NEWLEADER:
+    case PM_NEWLEADER:
         if (z->fphase != 1)
             return;
         z->current_epoch = z->accepted_epoch;
@@ -756,19 +756,19 @@ static void on_leader_msg(struct zab *z, const struct zab_msg *m)
         z->fphase = 2;
         follower_ack_if_ready(z);
         return;
-    case ZM_COMMIT:
+    case PM_COMMIT:
         if (m->zxid > z->commit_target)
             z->commit_target = m->zxid;
         follower_apply(z);
         return;
-    case ZM_UPTODATE:
+    case PM_UPTODATE:
         if (z->fphase != 2)
             return;
         z->fphase = 3;
         follower_apply(z);
         return;
-    case ZM_PING:
-        send_simple(z, z->leader_id, ZM_PING, z->durable_zxid);
+    case PM_PING:
+        send_simple(z, z->leader_id, PM_PING, z->durable_zxid);
         return;
     default:
         return;
@@ -813,7 +813,7 @@ static void on_tick(struct zab *z)
         if (z->now >= z->next_ping) {
             for (int i = 0; i < z->npeers; i++)
                 if (z->peers[i].up && z->peers[i].phase >= FP_SYNCED)
-                    send_simple(z, z->peers[i].id, ZM_PING, z->committed_zxid);
+                    send_simple(z, z->peers[i].id, PM_PING, z->committed_zxid);
             z->next_ping = z->now + t / 2;
         }
         return;
@@ -866,7 +866,7 @@ int zab_step(struct zab *z, const struct zab_event *ev, int64_t now_ms)
         } else if (z->role == ZAB_FOLLOWING || z->role == ZAB_OBSERVING) {
             follower_ack_if_ready(z);
             if (z->fphase == 3 && z->role == ZAB_FOLLOWING)
-                send_simple(z, z->leader_id, ZM_ACK, z->durable_zxid);
+                send_simple(z, z->leader_id, PM_ACK, z->durable_zxid);
             follower_apply(z);
         }
         break;
@@ -879,7 +879,7 @@ int zab_step(struct zab *z, const struct zab_event *ev, int64_t now_ms)
             for (int i = 0; i < z->npeers; i++) {
                 struct peer *q = &z->peers[i];
                 if (q->up && q->phase >= FP_SYNCED && !q->observer) {
-                    struct zab_msg m = {.type = ZM_PROPOSAL, .zxid = zxid, .txn = ev->txn, .txnlen = ev->txnlen};
+                    struct zab_msg m = {.type = PM_PROPOSAL, .zxid = zxid, .txn = ev->txn, .txnlen = ev->txnlen};
                     send_msg(z, q->id, &m);
                     q->sent_upto = zxid;
                 }
@@ -889,15 +889,15 @@ int zab_step(struct zab *z, const struct zab_event *ev, int64_t now_ms)
     case ZE_RECV:
         if (!p)
             break; /* not a member: the driver refuses those before us */
-        if (ev->msg.type == ZM_VOTE) {
+        if (ev->msg.type == PM_VOTE) {
             on_vote(z, p, &ev->msg);
-        } else if (ev->msg.type == ZM_FOLLOWERINFO) {
+        } else if (ev->msg.type == PM_FOLLOWERINFO) {
             on_followerinfo(z, p, &ev->msg);
         } else if (z->role == ZAB_LEADING) {
             p->last_heard = z->now;
-            if (ev->msg.type == ZM_ACKEPOCH)
+            if (ev->msg.type == PM_ACKEPOCH)
                 on_ackepoch(z, p, &ev->msg);
-            else if (ev->msg.type == ZM_ACK)
+            else if (ev->msg.type == PM_ACK)
                 on_ack(z, p, &ev->msg);
         } else if ((z->role == ZAB_FOLLOWING || z->role == ZAB_OBSERVING) && p->id == z->leader_id) {
             on_leader_msg(z, &ev->msg);
@@ -1040,4 +1040,20 @@ int zab_synced_followers(const struct zab *z, int *voters)
     if (voters)
         *voters = v;
     return n;
+}
+
+int zab_peer_status(const struct zab *z, int i, uint64_t *id, int *up, int *voter, int *synced, uint64_t *lag)
+{
+    if (i < 0 || i >= z->npeers)
+        return -1;
+    const struct peer *p = &z->peers[i];
+    *id = p->id;
+    *up = p->up;
+    *voter = p->voter;
+    *synced = z->role == ZAB_LEADING && p->up && p->phase >= FP_NEWLEADER_ACKED;
+    uint64_t upto = p->observer ? p->sent_upto : p->acked, n = 0;
+    for (size_t k = z->nlog; k-- > 0 && z->log[k].zxid > upto;)
+        n++;
+    *lag = *synced ? n : 0;
+    return 0;
 }

@@ -17,27 +17,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "replication/msg.h"
+
 #define ZAB_MAX_PEERS 16
 
 enum zab_role { ZAB_LOOKING = 0, ZAB_FOLLOWING = 1, ZAB_LEADING = 2, ZAB_OBSERVING = 3 };
 
-/* Peer messages (the fields each uses are listed; the driver frames them, see msg.h). */
-enum zab_msg_type {
-    ZM_VOTE = 3,         /* leader, zxid, epoch (the vote's peer epoch), round, state */
-    ZM_FOLLOWERINFO = 4, /* epoch (accepted), zxid (last logged), observer */
-    ZM_LEADERINFO = 5,   /* epoch (the new one) */
-    ZM_ACKEPOCH = 6,     /* epoch (current), zxid (last logged) */
-    ZM_DIFF = 7,         /* zxid: proposals after it follow */
-    ZM_TRUNC = 8,        /* zxid: drop the log after it; proposals follow */
-    ZM_SNAP = 9,         /* zxid: a snapshot at zxid follows (the driver streams it) */
-    ZM_NEWLEADER = 11,   /* zxid = epoch << 32 */
-    ZM_ACK = 12,         /* zxid: logged durably up to it (NEWLEADER's zxid: that one) */
-    ZM_UPTODATE = 13,
-    ZM_PROPOSAL = 14, /* zxid, txn */
-    ZM_COMMIT = 15,   /* zxid: everything up to it is committed */
-    ZM_INFORM = 16,   /* zxid, txn: committed (observers) */
-    ZM_PING = 17,
-};
+/* Peer messages: the wire's numbering (msg.h's PM_*); the fields each uses here:
+ *   PM_VOTE         leader, zxid, epoch (the vote's peer epoch), round, state
+ *   PM_FOLLOWERINFO epoch (accepted), zxid (last logged), observer
+ *   PM_LEADERINFO   epoch (the new one)
+ *   PM_ACKEPOCH     epoch (current), zxid (last logged)
+ *   PM_DIFF         zxid: proposals after it follow
+ *   PM_TRUNC        zxid: drop the log after it; proposals follow
+ *   PM_SNAP         zxid: a snapshot at zxid follows (the driver streams it)
+ *   PM_NEWLEADER    zxid = epoch << 32
+ *   PM_ACK          zxid: logged durably up to it (NEWLEADER's zxid: that one)
+ *   PM_UPTODATE
+ *   PM_PROPOSAL     zxid, txn
+ *   PM_COMMIT       zxid: everything up to it is committed
+ *   PM_INFORM       zxid, txn: committed (observers)
+ *   PM_PING */
 
 struct zab_msg {
     int type;
@@ -134,5 +134,9 @@ uint64_t zab_last_zxid(const struct zab *z);
 uint64_t zab_committed_zxid(const struct zab *z);
 /* Leader: followers in sync (NEWLEADER acknowledged), voters among them. */
 int zab_synced_followers(const struct zab *z, int *voters);
+/* The i-th other member (0 <= i): its id, whether it is connected, whether it is a voter,
+ * and, on a leader, whether it is in sync and how many logged txns it has not acknowledged
+ * yet (observers: not yet sent). Returns 0, or -1 past the last member. */
+int zab_peer_status(const struct zab *z, int i, uint64_t *id, int *up, int *voter, int *synced, uint64_t *lag);
 
 #endif

@@ -102,6 +102,19 @@ static void conn_line(struct text *t, const struct zconn *c, int full)
     add(t, ")\n");
 }
 
+/* The ensemble driver's lines (mode, epoch, followers and their lag), or the standalone one. */
+static void repl_lines(struct text *t, const struct server *s, int kind, const char *standalone)
+{
+    if (!s->repl.describe) {
+        add(t, "%s", standalone);
+        return;
+    }
+    char buf[4096];
+    buf[0] = 0;
+    s->repl.describe(s->repl.ctx, kind, buf, sizeof(buf));
+    add(t, "%s", buf);
+}
+
 static void latency(struct text *t, const struct server *s)
 {
     int64_t cnt = (int64_t)s->st.lat_count;
@@ -124,7 +137,7 @@ static void srvr(struct text *t, const struct server *s, int with_clients)
     add(t, "Connections: %zu\n", s->nconns);
     add(t, "Outstanding: %" PRIu64 "\n", s->st.outstanding);
     add(t, "Zxid: 0x%" PRIx64 "\n", (uint64_t)server_last_zxid(s));
-    add(t, "Mode: standalone\n");
+    repl_lines(t, s, 0, "Mode: standalone\n");
     add(t, "Node count: %zu\n", zk_node_count(s));
 }
 
@@ -151,7 +164,7 @@ static void mntr(struct text *t, struct server *s)
     getrlimit(RLIMIT_NOFILE, &rl);
     int64_t cnt = (int64_t)s->st.lat_count;
     add(t, "zk_version\t%s, built on %s %s UTC\n", ZKFS_VERSION, __DATE__, __TIME__);
-    add(t, "zk_server_state\tstandalone\n");
+    repl_lines(t, s, 1, "zk_server_state\tstandalone\n");
     add(t, "zk_avg_latency\t%.4f\n", cnt ? (double)s->st.lat_sum / (double)cnt : 0.0);
     add(t, "zk_max_latency\t%" PRId64 "\n", s->st.lat_max);
     add(t, "zk_min_latency\t%" PRId64 "\n", cnt ? s->st.lat_min : 0);
@@ -230,7 +243,11 @@ static void envi(struct text *t)
 char *server_4lw(struct server *s, const char *cmd, const char *config_text)
 {
     struct text t = {0};
-    if (!strcmp(cmd, "ruok")) {
+    if (s->mode == SRV_LOOKING && (!strcmp(cmd, "srvr") || !strcmp(cmd, "stat") || !strcmp(cmd, "mntr") ||
+                                   !strcmp(cmd, "isro") || !strcmp(cmd, "cons"))) {
+        /* ZooKeeper's words when the server is not running */
+        add(&t, !strcmp(cmd, "isro") ? "null" : "This ZooKeeper instance is not currently serving requests\n");
+    } else if (!strcmp(cmd, "ruok")) {
         add(&t, "imok");
     } else if (!strcmp(cmd, "srvr")) {
         srvr(&t, s, 0);

@@ -1,5 +1,6 @@
 /* zkfsd: the server program. `zkfsd` runs a standalone server on 127.0.0.1:2181 with its data
- * in ./zkfsd-data; `zkfsd zoo.cfg` reads ZooKeeper's configuration format. */
+ * in ./zkfsd-data; `zkfsd zoo.cfg` reads ZooKeeper's configuration format, server.N lines
+ * making it an ensemble member. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "common/log.h"
 #include "zkfsd/config.h"
 #include "zkfsd/net.h"
+#include "zkfsd/quorum.h"
 #include "zkfsd/storage.h"
 
 static void usage(FILE *f)
@@ -38,13 +40,6 @@ int main(int argc, char **argv)
         LOG_INFO("no configuration file given: embedded default (standalone, 127.0.0.1:%d, dataDir %s)",
                  cfg.client_port, cfg.data_dir);
     }
-    if (config_is_quorum(&cfg)) {
-        LOG_ERROR("%s describes an ensemble (%zu server lines): quorum mode is not available yet in this "
-                  "version of zkfsd; remove the server.N lines to run standalone",
-                  argc == 2 ? argv[1] : "the configuration", cfg.nservers);
-        config_free(&cfg);
-        return 2;
-    }
     /* every client is a descriptor: take what the hard limit allows, as the JVM does */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -56,14 +51,21 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
-    struct storage *st = storage_open(&cfg, net_server(n), net_base(n), err, sizeof(err));
-    if (!st) {
+    int quorum = config_is_quorum(&cfg);
+    struct storage *st = NULL;
+    struct quorum *q = NULL;
+    if (quorum)
+        q = quorum_open(&cfg, net_server(n), net_base(n), err, sizeof(err));
+    else
+        st = storage_open(&cfg, net_server(n), net_base(n), NULL, err, sizeof(err));
+    if (!st && !q) {
         LOG_ERROR("cannot start: %s", err);
         net_free(n);
         config_free(&cfg);
         return 1;
     }
     int rc = net_run(n);
+    quorum_close(q);
     storage_close(st);
     net_free(n);
     config_free(&cfg);

@@ -335,7 +335,7 @@ struct net *net_new(const struct zk_config *cfg)
         .super_digest = cfg->super_digest[0] ? cfg->super_digest : NULL,
         .ttl_enabled = cfg->extended_types_enabled != 0,
         .container_check_ms = cfg->container_check_ms,
-        .server_id = 0,
+        .server_id = config_is_quorum(cfg) ? cfg->myid : 0,
     };
     struct server_io io = {.ctx = n, .send = io_send, .close = io_close, .log_append = NULL};
     n->srv = server_new(&o, &io, now_ms(CLOCK_MONOTONIC), now_ms(CLOCK_REALTIME));

@@ -24,14 +24,18 @@ struct preq {
     struct txn_result res;  /* PQ_DONE after a commit */
     struct txn *txn;        /* PQ_DONE: the applied txn (res borrows its paths) */
     int64_t start_mono;
+    bool sync_wait;         /* follower: a sync waiting for the leader (then PQ_READ) */
+    bool remote;            /* follower: forwarded to the leader, no ptxn points at it */
 };
 
 /* A txn on its way to durability. */
 struct ptxn {
     struct ptxn *next;
     struct txn txn;
-    struct zconn *conn; /* holds a reference; NULL for server-made txns (expiry) */
+    struct zconn *conn; /* holds a reference; NULL for server-made txns (expiry) and for
+                           requests forwarded by other members */
     struct preq *pq;
+    int64_t from;       /* leader: the member a forwarded request came from, else 0 */
 };
 
 static void conn_ref(struct zconn *c) { c->refs++; }
@@ -181,6 +185,7 @@ void server_free(struct server *s)
     sess_free(s->sessions);
     prep_destroy(&s->prep);
     tree_destroy(&s->tree);
+    free(s->touched);
     free(s);
 }
 
@@ -236,7 +241,7 @@ void server_conn_closed(struct server *s, struct zconn *c)
     struct preq *q = c->qhead;
     while (q) {
         struct preq *n = q->next;
-        if (q->state == PQ_INFLIGHT) {
+        if (q->state == PQ_INFLIGHT && !q->remote) {
             /* the ptxn still points at q: it frees it on completion */
             q->next = NULL;
         } else {
@@ -261,8 +266,41 @@ static void close_session_conn(struct server *s, int64_t session, const char *wh
         }
 }
 
-static void submit(struct server *s, struct txn *x, struct zconn *c, struct preq *pq);
+static void submit(struct server *s, struct txn *x, struct zconn *c, struct preq *pq, int64_t from);
 static void replay_early(struct server *s, struct zconn *c);
+
+/* Followers and observers hand writes, session creation, revalidation and sync to the leader. */
+static bool forwarding(const struct server *s) { return s->mode == SRV_FOLLOWING || s->mode == SRV_OBSERVING; }
+
+/* Touches a session, remembering it for the leader when this server is not the one that
+ * expires sessions. */
+static int touch(struct server *s, int64_t id)
+{
+    int rc = sess_touch(s->sessions, id, s->now_mono);
+    struct zk_session *se;
+    if (rc != ZOK || !forwarding(s) || !(se = sess_get(s->sessions, id)) || se->mark == s->touch_gen + 1)
+        return rc;
+    if (s->ntouched == s->ctouched) {
+        size_t cap = s->ctouched ? 2 * s->ctouched : 64;
+        int64_t *p = realloc(s->touched, cap * sizeof(*p));
+        if (!p)
+            return rc; /* the session's next request will be remembered */
+        s->touched = p;
+        s->ctouched = cap;
+    }
+    se->mark = s->touch_gen + 1;
+    s->touched[s->ntouched++] = id;
+    return rc;
+}
+
+size_t server_take_touched(struct server *s, const int64_t **ids)
+{
+    size_t n = s->ntouched;
+    *ids = s->touched;
+    s->ntouched = 0;
+    s->touch_gen++; /* every mark is stale now */
+    return n;
+}
 
 static void send_connect_response(struct server *s, struct zconn *c, bool valid)
 {
@@ -287,6 +325,8 @@ static void send_connect_response(struct server *s, struct zconn *c, bool valid)
     }
 }
 
+static void attach(struct server *s, struct zconn *c, struct zk_session *se);
+
 static int handle_connect(struct server *s, struct zconn *c, const uint8_t *p, size_t n)
 {
     struct jrd r;
@@ -298,6 +338,12 @@ static int handle_connect(struct server *s, struct zconn *c, const uint8_t *p, s
     }
     c->handshaken = true;
     c->old_client = !cr.has_readOnly;
+    if (s->mode == SRV_LOOKING) {
+        LOG_INFO("refusing client %s: this server is not serving (it has no quorum, or is electing or "
+                 "syncing with a leader); the client must try another server",
+                 c->remote);
+        return -1;
+    }
     if (cr.protocolVersion != 0)
         LOG_INFO("client %s speaks protocol version %d; answering as version 0", c->remote, cr.protocolVersion);
     if (cr.lastZxidSeen > server_last_zxid(s)) {
@@ -314,18 +360,27 @@ static int handle_connect(struct server *s, struct zconn *c, const uint8_t *p, s
     c->timeout = to;
     if (cr.sessionId == 0) {
         int64_t id = sess_next_id(s->sessions);
+        if (forwarding(s)) {
+            /* the session exists once the leader's createSession commits */
+            c->session = id;
+            c->awaiting_session = true;
+            uint8_t body[4] = {(uint8_t)(to >> 24), (uint8_t)(to >> 16), (uint8_t)(to >> 8), (uint8_t)to};
+            s->repl.forward(s->repl.ctx, id, 0, ZOP_CREATESESSION, body, sizeof(body));
+            return 0;
+        }
         if (sess_add(s->sessions, id, to, s->now_mono) != ZOK) {
             LOG_ERROR("session id 0x%" PRIx64 " collides with a live session; closing %s", (uint64_t)id, c->remote);
             return -1;
         }
         c->session = id;
         sess_get(s->sessions, id)->owner = c;
+        sess_get(s->sessions, id)->holder = s->opts.server_id;
         struct txn *x = calloc(1, sizeof(*x));
         if (!x || prep_create_session(&s->prep, id, to, s->now_wall, x) != ZOK) {
             free(x);
             return -1;
         }
-        submit(s, x, c, NULL); /* the ConnectResponse goes out once the session is durable */
+        submit(s, x, c, NULL, 0); /* the ConnectResponse goes out once the session is durable */
         return 0;
     }
     /* reconnect: the password must match and the session must be alive */
@@ -334,23 +389,35 @@ static int handle_connect(struct server *s, struct zconn *c, const uint8_t *p, s
     sess_password(cr.sessionId, s->secret, pw);
     struct zk_session *se = sess_get(s->sessions, cr.sessionId);
     if (cr.passwd_len != 16 || memcmp(pw, cr.passwd, 16) != 0 || !se || se->closing ||
-        sess_touch(s->sessions, cr.sessionId, s->now_mono) != ZOK) {
+        touch(s, cr.sessionId) != ZOK) {
         send_connect_response(s, c, false);
         return 0;
     }
-    /* the session moves here: its previous connection, if any, is closed */
+    if (forwarding(s)) {
+        /* only the leader knows whether the session is still alive */
+        c->revalidating = true;
+        s->repl.revalidate(s->repl.ctx, cr.sessionId, to);
+        return 0;
+    }
+    se->holder = s->opts.server_id;
+    attach(s, c, se);
+    return 0;
+}
+
+/* The session moves to c: its previous connection, if any, is closed. */
+static void attach(struct server *s, struct zconn *c, struct zk_session *se)
+{
     for (struct zconn *o = s->conns; o; o = o->next)
-        if (o != c && o->session == cr.sessionId && !o->closed && !o->closing) {
-            LOG_INFO("session 0x%" PRIx64 " reconnected from %s; closing its old connection %s",
-                     (uint64_t)cr.sessionId, c->remote, o->remote);
+        if (o != c && o->session == se->id && !o->closed && !o->closing) {
+            LOG_INFO("session 0x%" PRIx64 " reconnected from %s; closing its old connection %s", (uint64_t)se->id,
+                     c->remote, o->remote);
             o->closing = true;
             s->io.close(s->io.ctx, o);
         }
     se->owner = c;
     c->ready = true;
     send_connect_response(s, c, true);
-    LOG_DEBUG("session 0x%" PRIx64 " reattached from %s, timeout %d", (uint64_t)c->session, c->remote, to);
-    return 0;
+    LOG_DEBUG("session 0x%" PRIx64 " reattached from %s, timeout %d", (uint64_t)c->session, c->remote, c->timeout);
 }
 
 /* ---------------- reads ---------------- */
@@ -785,7 +852,7 @@ static void replay_early(struct server *s, struct zconn *c)
 
 /* ---------------- the write path ---------------- */
 
-static void submit(struct server *s, struct txn *x, struct zconn *c, struct preq *pq)
+static void submit(struct server *s, struct txn *x, struct zconn *c, struct preq *pq, int64_t from)
 {
     struct ptxn *p = calloc(1, sizeof(*p));
     if (!p) {
@@ -801,6 +868,7 @@ static void submit(struct server *s, struct txn *x, struct zconn *c, struct preq
     free(x);
     p->conn = c;
     p->pq = pq;
+    p->from = from;
     if (c)
         conn_ref(c);
     if (s->ctail)
@@ -864,6 +932,9 @@ void server_durable(struct server *s, int64_t zxid)
             tree_apply(&s->tree, &p->txn, &res, tree_event, s);
             apply_sessions(s, &p->txn);
             prep_applied(&s->prep, p->txn.zxid);
+            struct zk_session *se;
+            if (p->txn.type == ZOP_CREATESESSION && (se = sess_get(s->sessions, p->txn.session)))
+                se->holder = p->conn ? s->opts.server_id : p->from;
             if (res.err && p->txn.type != ZOP_MULTI)
                 LOG_WARN("txn 0x%" PRIx64 " (%s %s) applied with %s", (uint64_t)p->txn.zxid,
                          zop_name(p->txn.type), p->txn.path ? p->txn.path : "", zerr_name(res.err));
@@ -923,6 +994,8 @@ void server_durable(struct server *s, int64_t zxid)
 /* Every op of a write (and every op of a multi) names a path. */
 static bool paths_present(const struct zk_request *q)
 {
+    if (q->type == ZOP_CLOSESESSION)
+        return true;
     if (q->type != ZOP_MULTI)
         return q->path != NULL;
     for (int32_t i = 0; i < q->nops; i++)
@@ -999,7 +1072,7 @@ int server_frame(struct server *s, struct zconn *c, const uint8_t *p, size_t n)
         s->st.bad_frames++;
         return -1;
     }
-    sess_touch(s->sessions, c->session, s->now_mono);
+    touch(s, c->session);
     int rc = jute_read_request(&r, &pq->req);
     if (rc == ZUNIMPLEMENTED || (rc == ZOK && !is_read(pq->type) && !prep_is_write(pq->type) &&
                                  pq->type != ZOP_AUTH)) {
@@ -1035,6 +1108,27 @@ int server_frame(struct server *s, struct zconn *c, const uint8_t *p, size_t n)
         preq_free(pq);
         return 0;
     }
+    if (pq->type == ZOP_SYNC && forwarding(s)) {
+        /* answered as a read once this server has applied what the leader had committed */
+        uint8_t *copy = malloc(n ? n : 1);
+        if (!copy) {
+            preq_free(pq);
+            return -1;
+        }
+        memcpy(copy, p, n);
+        jute_free_request(&pq->req);
+        jr_init(&r, copy, n);
+        pq->req.xid = jr_int(&r);
+        pq->req.type = jr_int(&r);
+        jute_read_request(&r, &pq->req);
+        pq->frame = copy;
+        pq->state = PQ_INFLIGHT;
+        pq->sync_wait = true;
+        pq->remote = true;
+        enqueue(c, pq);
+        s->repl.sync(s->repl.ctx, c->session, pq->xid);
+        return 0;
+    }
     if (is_read(pq->type)) {
         if (!c->qhead) { /* nothing ahead: answer now without copying the frame */
             do_read(s, c, pq);
@@ -1060,6 +1154,39 @@ int server_frame(struct server *s, struct zconn *c, const uint8_t *p, size_t n)
         return 0;
     }
     /* a write */
+    if (forwarding(s)) {
+        if (!paths_present(&pq->req)) {
+            jute_free_request(&pq->req);
+            pq->err = ZMARSHALLINGERROR;
+            pq->state = PQ_DONE;
+            enqueue(c, pq);
+            drain(s, c);
+            return 0;
+        }
+        jute_free_request(&pq->req);
+        if (pq->type == ZOP_CLOSESESSION)
+            c->closing = true;
+        struct jbuf b;
+        jb_init(&b);
+        jw_int(&b, c->auth.n);
+        for (int i = 0; i < c->auth.n; i++) {
+            jw_string(&b, c->auth.ids[i].scheme);
+            jw_string(&b, c->auth.ids[i].id);
+        }
+        jw_raw(&b, p, n);
+        if (b.oom) {
+            jb_free(&b);
+            preq_free(pq);
+            return -1;
+        }
+        s->repl.forward(s->repl.ctx, c->session, pq->xid, pq->type, b.p, b.len);
+        jb_free(&b);
+        pq->state = PQ_INFLIGHT;
+        pq->remote = true;
+        c->inflight++;
+        enqueue(c, pq);
+        return 0;
+    }
     struct txn *x = calloc(1, sizeof(*x));
     if (!x) {
         preq_free(pq);
@@ -1089,7 +1216,7 @@ int server_frame(struct server *s, struct zconn *c, const uint8_t *p, size_t n)
         pq->state = PQ_INFLIGHT;
         c->inflight++;
         enqueue(c, pq);
-        submit(s, x, c, pq);
+        submit(s, x, c, pq, 0);
         return 0;
     }
     if (rc != ZOK) {
@@ -1103,7 +1230,7 @@ int server_frame(struct server *s, struct zconn *c, const uint8_t *p, size_t n)
     pq->state = PQ_INFLIGHT;
     c->inflight++;
     enqueue(c, pq);
-    submit(s, x, c, pq);
+    submit(s, x, c, pq, 0);
     return 0;
 }
 
@@ -1128,7 +1255,7 @@ static void sweep_containers(struct server *s)
         struct txn *x = victims[i] ? calloc(1, sizeof(*x)) : NULL;
         if (x && prep_delete_container(&s->prep, victims[i], s->now_wall, x) == ZOK) {
             LOG_INFO("deleting %s %s", x->path, "(empty container or expired TTL node)");
-            submit(s, x, NULL, NULL);
+            submit(s, x, NULL, NULL, 0);
         } else {
             free(x);
         }
@@ -1140,6 +1267,8 @@ int64_t server_tick(struct server *s)
 {
     int64_t ids[128];
     size_t n;
+    if (s->mode != SRV_STANDALONE && s->mode != SRV_LEADING)
+        return INT64_MAX; /* only the leader expires sessions and sweeps containers */
     while ((n = sess_expired(s->sessions, s->now_mono, ids, 128)) > 0) {
         for (size_t i = 0; i < n; i++) {
             struct zk_session *se = sess_get(s->sessions, ids[i]);
@@ -1147,7 +1276,7 @@ int64_t server_tick(struct server *s)
                      se ? se->timeout_ms : 0);
             struct txn *x = calloc(1, sizeof(*x));
             if (x && prep_close_session(&s->prep, ids[i], s->now_wall, x) == ZOK)
-                submit(s, x, NULL, NULL);
+                submit(s, x, NULL, NULL, 0);
             else
                 free(x);
         }
@@ -1159,4 +1288,321 @@ int64_t server_tick(struct server *s)
         sweep_containers(s);
     }
     return sess_next_deadline(s->sessions);
+}
+
+/* ---------------- the ensemble ---------------- */
+
+void server_set_repl(struct server *s, const struct server_repl *r) { s->repl = *r; }
+
+static const char *mode_name(enum server_mode m)
+{
+    static const char *const names[] = {"standalone", "looking", "leader", "follower", "observer"};
+    return names[m];
+}
+
+/* Txns this server prepared that will now never commit here: their clients are being
+ * disconnected, and learn the outcome by reading after they reconnect (the new leader may
+ * still commit them, if they reached a quorum). */
+static void drop_pending(struct server *s)
+{
+    while (s->chead) {
+        struct ptxn *p = s->chead;
+        s->chead = p->next;
+        s->st.outstanding--;
+        if (p->pq) {
+            if (p->conn && !p->conn->closed) {
+                p->conn->inflight--;
+                p->pq->err = ZCONNECTIONLOSS;
+                p->pq->state = PQ_DONE; /* freed with the connection's queue */
+            } else {
+                preq_free(p->pq);
+            }
+        }
+        txn_free(&p->txn);
+        if (p->conn)
+            conn_unref(p->conn);
+        free(p);
+    }
+    s->ctail = NULL;
+}
+
+static void collect_id(void *ctx, const struct zk_session *se)
+{
+    struct { int64_t *ids; size_t n; } *acc = ctx;
+    acc->ids[acc->n++] = se->id;
+}
+
+void server_set_mode(struct server *s, enum server_mode m, uint64_t epoch)
+{
+    if (m == s->mode && epoch == s->epoch)
+        return;
+    LOG_INFO("now %s in epoch %" PRIu64 " (was %s in epoch %" PRIu64 "); closing %zu client connections",
+             mode_name(m), epoch, mode_name(s->mode), s->epoch, s->nconns);
+    for (struct zconn *c = s->conns; c; c = c->next)
+        if (!c->closed) {
+            c->closing = true;
+            s->io.close(s->io.ctx, c);
+        }
+    drop_pending(s);
+    prep_destroy(&s->prep);
+    prep_init(&s->prep, &s->tree);
+    s->prep.ttl_enabled = s->opts.ttl_enabled;
+    s->mode = m;
+    s->epoch = epoch;
+    s->ntouched = 0;
+    s->touch_gen++;
+    if (m != SRV_LEADING)
+        return;
+    s->prep.last_zxid = (int64_t)(epoch << 32);
+    /* the sessions' clients pinged the old leader: every session starts a full timeout */
+    struct { int64_t *ids; size_t n; } acc = {calloc(sess_count(s->sessions) + 1, sizeof(int64_t)), 0};
+    if (!acc.ids) {
+        LOG_ERROR("out of memory renewing session timeouts as the new leader");
+        return;
+    }
+    sess_foreach(s->sessions, collect_id, &acc);
+    for (size_t i = 0; i < acc.n; i++)
+        sess_touch(s->sessions, acc.ids[i], s->now_mono);
+    free(acc.ids);
+    s->last_sweep = s->now_mono;
+}
+
+/* The local connection of session (if any) that is not closed. */
+static struct zconn *session_conn(struct server *s, int64_t session)
+{
+    for (struct zconn *c = s->conns; c; c = c->next)
+        if (c->session == session && !c->closed)
+            return c;
+    return NULL;
+}
+
+/* The local client waiting for committed txn x, answered (x and res move to it). Returns
+ * false when nobody here waits for it. */
+static bool answer_local(struct server *s, struct txn *x, struct txn_result *res)
+{
+    struct zconn *c = session_conn(s, x->session);
+    if (!c)
+        return false;
+    if (c->awaiting_session && (x->type == ZOP_CREATESESSION || x->type == ZOP_ERROR)) {
+        c->awaiting_session = false;
+        struct zk_session *se = sess_get(s->sessions, x->session);
+        if (x->type == ZOP_ERROR || !se) {
+            send_connect_response(s, c, false);
+        } else {
+            se->owner = c;
+            c->ready = true;
+            send_connect_response(s, c, true);
+            replay_early(s, c);
+        }
+        return false; /* nothing keeps x */
+    }
+    struct preq *pq = c->qhead;
+    while (pq && !(pq->state == PQ_INFLIGHT && !pq->sync_wait))
+        pq = pq->next;
+    if (!pq || pq->xid != x->cxid)
+        return false;
+    c->inflight--;
+    pq->remote = false;
+    pq->res = *res;
+    pq->err = x->type == ZOP_MULTI ? ZOK : res->err;
+    pq->txn = x;
+    pq->state = PQ_DONE;
+    drain(s, c);
+    return true;
+}
+
+int server_apply_committed(struct server *s, const uint8_t *p, size_t n)
+{
+    struct txn *x = calloc(1, sizeof(*x));
+    if (!x || txn_decode(p, n, x) != ZOK) {
+        free(x);
+        return -1;
+    }
+    if (x->zxid <= server_last_zxid(s)) {
+        LOG_WARN("committed txn 0x%" PRIx64 " is not after our last zxid 0x%" PRIx64 ": ignored",
+                 (uint64_t)x->zxid, (uint64_t)server_last_zxid(s));
+        txn_free(x);
+        free(x);
+        return 0;
+    }
+    struct txn_result res;
+    tree_apply(&s->tree, x, &res, tree_event, s);
+    apply_sessions(s, x);
+    if (res.err && x->type != ZOP_MULTI && x->type != ZOP_ERROR)
+        LOG_WARN("committed txn 0x%" PRIx64 " (%s %s) applied with %s", (uint64_t)x->zxid, zop_name(x->type),
+                 x->path ? x->path : "", zerr_name(res.err));
+    int64_t session = x->session;
+    bool closed = x->type == ZOP_CLOSESESSION;
+    if (!answer_local(s, x, &res)) {
+        txn_result_free(&res);
+        txn_free(x);
+        free(x);
+        if (closed) /* expired by the leader, or closed through another member */
+            close_session_conn(s, session, "session closed");
+    }
+    return 0;
+}
+
+int server_commit(struct server *s, int64_t zxid, const uint8_t *p, size_t n)
+{
+    struct ptxn *h = s->chead;
+    while (h && h->txn.zxid == 0)
+        h = h->next;
+    if (h && h->txn.zxid == zxid) {
+        server_durable(s, zxid);
+        return 0;
+    }
+    if (h) {
+        LOG_ERROR("commit of zxid 0x%" PRIx64 " while our next pending txn is 0x%" PRIx64, (uint64_t)zxid,
+                  (uint64_t)h->txn.zxid);
+        return -1;
+    }
+    return server_apply_committed(s, p, n);
+}
+
+/* Leader: the txn recording a forwarded request's failure, so the member learns it in order. */
+static void error_txn(struct server *s, struct txn *x, int64_t session, int32_t cxid, int32_t err)
+{
+    txn_free(x);
+    memset(x, 0, sizeof(*x));
+    x->type = ZOP_ERROR;
+    x->err = err;
+    x->session = session;
+    x->cxid = cxid;
+    x->time = s->now_wall;
+    x->zxid = ++s->prep.last_zxid;
+}
+
+/* Leader: prepares a forwarded request (not createSession) into x; returns its error. */
+static int prep_remote(struct server *s, int64_t from, int64_t session, int32_t cxid, int32_t op, struct jrd *r,
+                       struct txn *x)
+{
+    struct zk_session *se = sess_get(s->sessions, session);
+    if (!se || se->closing)
+        return ZSESSIONEXPIRED;
+    if (se->holder && se->holder != from)
+        return ZSESSIONMOVED;
+    se->holder = from;
+    sess_touch(s->sessions, session, s->now_mono);
+    struct zk_auth auth = {0};
+    int32_t k = jr_int(r);
+    int rc = r->err || k < 0 || k > 64 ? ZMARSHALLINGERROR : ZOK;
+    for (int32_t i = 0; rc == ZOK && i < k; i++) {
+        char *scheme = jr_string(r, NULL), *id = jr_string(r, NULL);
+        if (r->err || !scheme || !id || acl_auth_add_id(&auth, scheme, id) != ZOK)
+            rc = ZMARSHALLINGERROR;
+        free(scheme);
+        free(id);
+    }
+    struct zk_request req;
+    memset(&req, 0, sizeof(req));
+    req.xid = jr_int(r);
+    req.type = jr_int(r);
+    if (rc == ZOK && (r->err || req.xid != cxid || req.type != op || jute_read_request(r, &req) != ZOK ||
+                      !paths_present(&req)))
+        rc = ZMARSHALLINGERROR;
+    if (rc == ZOK && op == ZOP_CLOSESESSION) {
+        rc = prep_close_session(&s->prep, session, s->now_wall, x);
+        if (rc == ZOK) {
+            x->cxid = cxid; /* the member answers the close that carries it */
+            sess_set_closing(s->sessions, session);
+        }
+    } else if (rc == ZOK) {
+        struct prep_ctx ctx = {.session = session, .cxid = cxid, .now = s->now_wall, .auth = &auth};
+        rc = prep_request(&s->prep, &req, &ctx, x);
+    }
+    jute_free_request(&req);
+    acl_auth_free(&auth);
+    return rc;
+}
+
+void server_remote_request(struct server *s, int64_t from, int64_t session, int32_t cxid, int32_t op,
+                           const uint8_t *body, size_t n)
+{
+    if (s->mode != SRV_LEADING)
+        return; /* the member gave up on us already: its clients were disconnected */
+    struct txn *x = calloc(1, sizeof(*x));
+    if (!x) {
+        LOG_ERROR("out of memory preparing a request forwarded by member %" PRId64, from);
+        return;
+    }
+    struct jrd r;
+    jr_init(&r, body, n);
+    int rc;
+    if (op == ZOP_CREATESESSION) {
+        int32_t to = jr_int(&r);
+        if (r.err || jr_remaining(&r) || to <= 0 || sess_get(s->sessions, session))
+            rc = ZSESSIONEXPIRED; /* the member refuses the client */
+        else
+            rc = prep_create_session(&s->prep, session, to, s->now_wall, x);
+    } else {
+        rc = prep_remote(s, from, session, cxid, op, &r, x);
+        if (rc == ZMARSHALLINGERROR)
+            LOG_WARN("malformed request forwarded by member %" PRId64 " for session 0x%" PRIx64 " (op %d)", from,
+                     (uint64_t)session, op);
+    }
+    if (rc != ZOK)
+        error_txn(s, x, session, cxid, rc);
+    else if (x->zxid == 0) /* a failed multi: the member needs its per-op results too */
+        x->zxid = ++s->prep.last_zxid;
+    submit(s, x, NULL, NULL, from);
+}
+
+void server_remote_touch(struct server *s, int64_t from, int64_t session)
+{
+    struct zk_session *se;
+    if (s->mode == SRV_LEADING && (se = sess_get(s->sessions, session)) && (!se->holder || se->holder == from))
+        sess_touch(s->sessions, session, s->now_mono);
+}
+
+bool server_remote_revalidate(struct server *s, int64_t from, int64_t session)
+{
+    struct zk_session *se = sess_get(s->sessions, session);
+    if (s->mode != SRV_LEADING || !se || se->closing || sess_touch(s->sessions, session, s->now_mono) != ZOK)
+        return false;
+    if (se->holder != from)
+        close_session_conn(s, session, "the session moved to another server");
+    se->holder = from;
+    se->owner = NULL;
+    return true;
+}
+
+void server_revalidated(struct server *s, int64_t session, bool valid)
+{
+    struct zk_session *se = sess_get(s->sessions, session);
+    for (struct zconn *c = s->conns; c; c = c->next)
+        if (c->session == session && c->revalidating && !c->closed) {
+            c->revalidating = false;
+            if (valid && se)
+                attach(s, c, se);
+            else
+                send_connect_response(s, c, false);
+            return;
+        }
+}
+
+void server_synced(struct server *s, int64_t session, int32_t cxid)
+{
+    struct zconn *c = session_conn(s, session);
+    for (struct preq *pq = c ? c->qhead : NULL; pq; pq = pq->next)
+        if (pq->sync_wait && pq->xid == cxid) {
+            pq->sync_wait = false;
+            pq->remote = false;
+            pq->state = PQ_READ;
+            drain(s, c);
+            return;
+        }
+}
+
+int server_clear_state(struct server *s)
+{
+    prep_destroy(&s->prep);
+    tree_destroy(&s->tree);
+    sess_free(s->sessions);
+    s->sessions = sess_new(s->opts.tick_ms, s->opts.server_id, s->now_wall);
+    if (tree_init(&s->tree) < 0 || !s->sessions)
+        return -1;
+    prep_init(&s->prep, &s->tree);
+    s->prep.ttl_enabled = s->opts.ttl_enabled;
+    return 0;
 }

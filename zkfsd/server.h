@@ -22,6 +22,27 @@
 struct zconn;
 struct server;
 
+/* What the server is in its ensemble. LOOKING: not serving (no quorum, electing or syncing):
+ * client connections are refused. Only STANDALONE and LEADING prepare txns, expire sessions
+ * and sweep containers; FOLLOWING and OBSERVING forward writes to the leader and apply what
+ * it commits. */
+enum server_mode { SRV_STANDALONE = 0, SRV_LOOKING, SRV_LEADING, SRV_FOLLOWING, SRV_OBSERVING };
+
+/* The ensemble driver's side (quorum.c); all NULL in standalone. Calls are requests: the
+ * answers come back through server_apply_committed, server_revalidated, server_synced.
+ *
+ * A forwarded request's body: int32 count, count x (string scheme, string id) of the
+ * connection's identities, then the request frame as the client sent it (xid, type,
+ * body). For ZOP_CREATESESSION the body is the int32 negotiated timeout. */
+struct server_repl {
+    void *ctx;
+    void (*forward)(void *ctx, int64_t session, int32_t cxid, int32_t op, const uint8_t *body, size_t n);
+    void (*revalidate)(void *ctx, int64_t session, int32_t timeout);
+    void (*sync)(void *ctx, int64_t session, int32_t cxid);
+    /* Appends the ensemble's lines to `srvr` (kind 0: "Mode: ...") or `mntr` (kind 1). */
+    void (*describe)(void *ctx, int kind, char *buf, size_t n);
+};
+
 /* What the core asks of its driver. */
 struct server_io {
     void *ctx;
@@ -67,6 +88,8 @@ struct zconn {
     bool ready;            /* session established: requests accepted */
     bool closing;          /* closeSession/expiry under way: no more requests */
     bool old_client;       /* no readOnly byte in its ConnectRequest */
+    bool awaiting_session; /* follower: its createSession went to the leader */
+    bool revalidating;     /* follower: the leader is asked whether its session lives */
     int64_t session;
     int32_t timeout;
     struct zk_auth auth;
@@ -99,6 +122,13 @@ struct server {
     int64_t last_sweep;          /* monotonic time of the last container sweep */
     uint8_t secret[16];          /* session password key */
     struct server_stats st;
+    enum server_mode mode;
+    uint64_t epoch;              /* the ensemble epoch of the mode */
+    struct server_repl repl;
+    /* follower: sessions touched since the driver last took them (for the leader's pings) */
+    int64_t *touched;
+    size_t ntouched, ctouched;
+    uint32_t touch_gen;
 };
 
 /* Creates the core with the initial tree; returns NULL when out of memory. */
@@ -136,6 +166,41 @@ void server_durable(struct server *s, int64_t zxid);
 
 /* The zxid of the last applied txn (reply headers carry it). */
 static inline int64_t server_last_zxid(const struct server *s) { return s->tree.last_zxid; }
+
+/* ---- ensemble (see quorum.c) ---- */
+
+void server_set_repl(struct server *s, const struct server_repl *r);
+/* Enters mode in epoch. Any change closes every client connection (clients reconnect to a
+ * serving member, where their global sessions live on) and forgets txns still waiting for a
+ * commit here (their connections are closed with them); LEADING starts numbering at
+ * epoch << 32 and gives every session a fresh timeout (no expiry for a failover). */
+void server_set_mode(struct server *s, enum server_mode m, uint64_t epoch);
+/* A txn the leader committed (its encoding): applied in order, watches fire, and a local
+ * client waiting for it (its write, its createSession) is answered. Not for txns this
+ * server prepared itself (server_durable). -1 when the bytes do not decode. */
+int server_apply_committed(struct server *s, const uint8_t *p, size_t n);
+/* The ensemble committed zxid (p, n: its encoding): completes this server's own pending
+ * txn of that zxid (server_durable), or applies it as server_apply_committed does. -1 when
+ * the bytes do not decode, or when it contradicts this server's pending txns (a bug). */
+int server_commit(struct server *s, int64_t zxid, const uint8_t *p, size_t n);
+/* Leader: a request forwarded by member `from` (body as in struct server_repl): prepared
+ * like a local one, and every outcome, errors included, becomes a txn that the member
+ * learns from its commit. */
+void server_remote_request(struct server *s, int64_t from, int64_t session, int32_t cxid, int32_t op,
+                           const uint8_t *body, size_t n);
+/* Leader: member `from` saw traffic of session (its pings). */
+void server_remote_touch(struct server *s, int64_t from, int64_t session);
+/* Leader: is session alive for a client reconnecting at member `from`? If so it is touched
+ * and now held there (its connections here are closed: the session moved). */
+bool server_remote_revalidate(struct server *s, int64_t from, int64_t session);
+/* Follower: the leader's answers to server_repl.revalidate / .sync. */
+void server_revalidated(struct server *s, int64_t session, bool valid);
+void server_synced(struct server *s, int64_t session, int32_t cxid);
+/* Follower: takes the sessions touched since the last call (*ids valid until the next). */
+size_t server_take_touched(struct server *s, const int64_t **ids);
+/* Discards the tree and session table for fresh empty ones (a snapshot is installed next).
+ * Returns -1 when out of memory (fatal for the caller). */
+int server_clear_state(struct server *s);
 
 /* Formats the answer to a four-letter word into a malloc'd string (the caller frees), or
  * returns NULL for an unknown word. Whitelisting is the driver's job. */

@@ -23,6 +23,11 @@ struct zk_session {
     /* The connection holding the session (opaque), NULL when detached. The table never
      * dereferences it; the server sets it (directly or through sess_set_owner). */
     void *owner;
+    /* Ensemble: the member whose client connection holds the session (ZSESSIONMOVED for
+     * requests from elsewhere), 0 when unknown; and a mark for the server's own use
+     * (batching touches for the leader). The table never reads either. */
+    int64_t holder;
+    uint32_t mark;
     /* private to session.c: the bucket list the session sits in (NULL once reported) */
     struct sess_bucket *bucket;
     struct zk_session *bprev, *bnext;

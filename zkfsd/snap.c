@@ -18,32 +18,45 @@
 
 #define CHUNK (1 << 20)
 
+/* Where the encoder's bytes go: a file, written out (and checksummed) every CHUNK so that a
+ * forked child's memory stays small, or memory (fd < 0), where the buffer is the result. */
 struct out {
     int fd;
     struct jbuf b;
+    size_t summed; /* bytes of b already in crc */
     uint32_t crc;
     int failed;
 };
 
-static void flush_out(struct out *o)
+/* Writes p[0..n) to fd; returns 0 or an errno. */
+static int write_full(int fd, const uint8_t *p, size_t n)
 {
-    if (o->failed || o->b.oom) {
-        o->failed = 1;
-        return;
-    }
-    o->crc = crc32c(o->crc, o->b.p, o->b.len);
     size_t off = 0;
-    while (off < o->b.len) {
-        ssize_t k = write(o->fd, o->b.p + off, o->b.len - off);
+    while (off < n) {
+        ssize_t k = write(fd, p + off, n - off);
         if (k < 0) {
             if (errno == EINTR)
                 continue;
-            o->failed = errno;
-            return;
+            return errno;
         }
         off += (size_t)k;
     }
+    return 0;
+}
+
+static void flush_out(struct out *o)
+{
+    if (o->b.oom && !o->failed)
+        o->failed = ENOMEM;
+    if (o->failed)
+        return;
+    o->crc = crc32c(o->crc, o->b.p + o->summed, o->b.len - o->summed);
+    o->summed = o->b.len;
+    if (o->fd < 0)
+        return;
+    o->failed = write_full(o->fd, o->b.p, o->b.len);
     jb_reset(&o->b);
+    o->summed = 0;
 }
 
 struct sess_ctx {
@@ -81,48 +94,39 @@ static void put_node(struct out *o, const struct znode *n)
     jw_int(&o->b, s->aversion);
     jw_long(&o->b, s->ephemeralOwner);
     jw_long(&o->b, s->pzxid);
-    if (o->b.len >= CHUNK)
+    if (o->b.len - o->summed >= CHUNK)
         flush_out(o);
 }
 
-int snap_write(const char *dir, const struct ztree *t, const struct sess_table *s, int64_t now_wall, char *err,
-               size_t errlen)
+/* The one encoder of the format (snap.h): the whole snapshot of t into o; o->failed tells. */
+static void encode(struct out *o, const struct ztree *t, const struct sess_table *s, int64_t now_wall)
 {
-    char tmp[4200], final[4096];
-    snprintf(final, sizeof(final), "%s/snapshot.%" PRIx64, dir, (uint64_t)t->last_zxid);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", final);
-    struct out o = {.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
-    if (o.fd < 0) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    jb_init(&o.b);
-    jw_raw(&o.b, "ZKSN", 4);
-    jw_int(&o.b, 1);
-    jw_long(&o.b, t->last_zxid);
-    jw_long(&o.b, now_wall);
+    jw_raw(&o->b, "ZKSN", 4);
+    jw_int(&o->b, 1);
+    jw_long(&o->b, t->last_zxid);
+    jw_long(&o->b, now_wall);
     int32_t nsess = 0;
     sess_foreach(s, count_session, &nsess);
-    jw_int(&o.b, nsess);
-    struct sess_ctx sc = {&o};
+    jw_int(&o->b, nsess);
+    struct sess_ctx sc = {o};
     sess_foreach(s, put_session, &sc);
-    jw_long(&o.b, (int64_t)tree_node_count(t));
+    jw_long(&o->b, (int64_t)tree_node_count(t));
     /* parent-first, iteratively: trees can be deep */
     size_t cap = 1024, sp = 0;
     const struct znode **stack = malloc(cap * sizeof(*stack));
     if (!stack)
-        o.failed = ENOMEM;
+        o->failed = ENOMEM;
     else
         stack[sp++] = t->root;
-    while (sp && !o.failed) {
+    while (sp && !o->failed) {
         const struct znode *n = stack[--sp];
-        put_node(&o, n);
+        put_node(o, n);
         struct hmap_slot *sl;
         for (size_t i = 0; hmap_next(&n->children, &i, &sl);) {
             if (sp == cap) {
                 const struct znode **ns = realloc(stack, cap * 2 * sizeof(*ns));
                 if (!ns) {
-                    o.failed = ENOMEM;
+                    o->failed = ENOMEM;
                     break;
                 }
                 stack = ns;
@@ -132,25 +136,80 @@ int snap_write(const char *dir, const struct ztree *t, const struct sess_table *
         }
     }
     free(stack);
-    jw_raw(&o.b, "ZKSE", 4);
-    flush_out(&o);
-    uint8_t crc[4] = {o.crc >> 24, o.crc >> 16, o.crc >> 8, o.crc};
-    if (!o.failed && write(o.fd, crc, 4) != 4)
-        o.failed = errno ? errno : EIO;
-    if (!o.failed && fsync(o.fd) < 0)
-        o.failed = errno;
-    jb_free(&o.b);
-    if (close(o.fd) < 0 && !o.failed)
-        o.failed = errno;
-    if (!o.failed && rename(tmp, final) < 0)
-        o.failed = errno;
-    if (!o.failed && zk_fsync_dir(dir) < 0)
-        o.failed = errno;
-    if (o.failed) {
-        snprintf(err, errlen, "writing snapshot %s failed: %s", final, strerror(o.failed));
-        unlink(tmp);
+    jw_raw(&o->b, "ZKSE", 4);
+    flush_out(o);
+    uint8_t crc[4] = {o->crc >> 24, o->crc >> 16, o->crc >> 8, o->crc};
+    jw_raw(&o->b, crc, 4);
+    o->summed = o->b.len; /* the checksum does not cover itself */
+    flush_out(o);
+}
+
+/* A snapshot file being written: the temp file, open as fd, and its final name. */
+struct tmpfile {
+    int fd;
+    char tmp[4200], final[4096];
+};
+
+static int create_tmp(const char *dir, int64_t zxid, struct tmpfile *f, char *err, size_t errlen)
+{
+    snprintf(f->final, sizeof(f->final), "%s/snapshot.%" PRIx64, dir, (uint64_t)zxid);
+    snprintf(f->tmp, sizeof(f->tmp), "%s.tmp", f->final);
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (f->fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", f->tmp, strerror(errno));
         return -1;
     }
+    return 0;
+}
+
+/* Closes the temp file and, unless writing it failed (failed: an errno, or 0), puts it in
+ * place: fsync, rename, directory fsync, so that a crash leaves the complete file or none.
+ * On failure the temp file is removed. */
+static int store_tmp(struct tmpfile *f, int failed, const char *dir, char *err, size_t errlen)
+{
+    if (!failed && fsync(f->fd) < 0)
+        failed = errno;
+    if (close(f->fd) < 0 && !failed)
+        failed = errno;
+    if (!failed && rename(f->tmp, f->final) < 0)
+        failed = errno;
+    if (!failed && zk_fsync_dir(dir) < 0)
+        failed = errno;
+    if (failed) {
+        snprintf(err, errlen, "writing snapshot %s failed: %s", f->final, strerror(failed));
+        unlink(f->tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int snap_write(const char *dir, const struct ztree *t, const struct sess_table *s, int64_t now_wall, char *err,
+               size_t errlen)
+{
+    struct tmpfile f;
+    if (create_tmp(dir, t->last_zxid, &f, err, errlen) < 0)
+        return -1;
+    struct out o = {.fd = f.fd};
+    jb_init(&o.b);
+    encode(&o, t, s, now_wall);
+    jb_free(&o.b);
+    return store_tmp(&f, o.failed, dir, err, errlen);
+}
+
+int snap_encode(const struct ztree *t, const struct sess_table *s, int64_t now_wall, uint8_t **out, size_t *len,
+                char *err, size_t errlen)
+{
+    struct out o = {.fd = -1};
+    jb_init(&o.b);
+    encode(&o, t, s, now_wall);
+    if (o.failed) {
+        snprintf(err, errlen, "encoding snapshot 0x%" PRIx64 " failed: %s", (uint64_t)t->last_zxid,
+                 strerror(o.failed));
+        jb_free(&o.b);
+        return -1;
+    }
+    *out = o.b.p;
+    *len = o.b.len;
     return 0;
 }
 
@@ -160,6 +219,23 @@ struct snapfile {
     const uint8_t *p;
     size_t len;
 };
+
+/* The checks every snapshot passes before it is parsed, file or bytes (what names it). */
+static int verify_snap(const struct snapfile *f, const char *what, char *err, size_t errlen)
+{
+    if (f->len < 36) {
+        snprintf(err, errlen, "%s is truncated (%zu bytes)", what, f->len);
+        return -1;
+    }
+    const uint8_t *end = f->p + f->len - 8;
+    uint32_t stored = (uint32_t)end[4] << 24 | (uint32_t)end[5] << 16 | (uint32_t)end[6] << 8 | end[7];
+    if (memcmp(f->p, "ZKSN", 4) != 0 || memcmp(end, "ZKSE", 4) != 0 ||
+        crc32c(0, f->p, f->len - 4) != stored) {
+        snprintf(err, errlen, "%s fails its checksum (damaged or incomplete)", what);
+        return -1;
+    }
+    return 0;
+}
 
 static int open_snap(const char *file, struct snapfile *f, char *err, size_t errlen)
 {
@@ -173,10 +249,9 @@ static int open_snap(const char *file, struct snapfile *f, char *err, size_t err
         return -1;
     }
     f->len = (size_t)st.st_size;
-    if (f->len < 36) {
-        snprintf(err, errlen, "%s is truncated (%zu bytes)", file, f->len);
+    if (f->len < 36) { /* nothing worth mapping: verify_snap says why */
         close(fd);
-        return -1;
+        return verify_snap(f, file, err, errlen);
     }
     void *p = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
@@ -185,11 +260,7 @@ static int open_snap(const char *file, struct snapfile *f, char *err, size_t err
         return -1;
     }
     f->p = p;
-    const uint8_t *end = f->p + f->len - 8;
-    uint32_t stored = (uint32_t)end[4] << 24 | (uint32_t)end[5] << 16 | (uint32_t)end[6] << 8 | end[7];
-    if (memcmp(f->p, "ZKSN", 4) != 0 || memcmp(end, "ZKSE", 4) != 0 ||
-        crc32c(0, f->p, f->len - 4) != stored) {
-        snprintf(err, errlen, "%s fails its checksum (damaged or incomplete)", file);
+    if (verify_snap(f, file, err, errlen) < 0) {
         munmap((void *)f->p, f->len);
         f->p = NULL;
         return -1;
@@ -269,6 +340,18 @@ static int load_node(void *ctx, const char *path, const uint8_t *data, int32_t d
     return tree_restore_node(((struct load_ctx *)ctx)->t, path, data, datalen, acl, nacl, st);
 }
 
+/* Loads a verified snapshot into t and s; -1 when it does not parse (t may be half-loaded). */
+static int load_snap(const struct snapfile *f, struct ztree *t, struct sess_table *s, int64_t now_mono,
+                     int64_t *zxid)
+{
+    struct load_ctx c = {t, s, now_mono};
+    int64_t time;
+    if (parse_snap(f, zxid, &time, load_session, load_node, &c) < 0)
+        return -1;
+    t->last_zxid = *zxid;
+    return 0;
+}
+
 int snap_load_latest(const char *dir, struct ztree *t, struct sess_table *s, int64_t now_mono, int64_t *zxid,
                      char *err, size_t errlen)
 {
@@ -289,9 +372,7 @@ int snap_load_latest(const char *dir, struct ztree *t, struct sess_table *s, int
             snprintf(err, errlen, "no valid snapshot in %s (newest problem: %s)", dir, why);
             continue;
         }
-        struct load_ctx c = {t, s, now_mono};
-        int64_t time;
-        int ok = parse_snap(&f, zxid, &time, load_session, load_node, &c) == 0;
+        int ok = load_snap(&f, t, s, now_mono, zxid) == 0;
         munmap((void *)f.p, f.len);
         if (!ok) {
             /* the tree may be half-loaded: no fallback from here */
@@ -299,13 +380,79 @@ int snap_load_latest(const char *dir, struct ztree *t, struct sess_table *s, int
             rc = -1;
             break;
         }
-        t->last_zxid = *zxid;
         LOG_INFO("loaded snapshot %s: zxid 0x%" PRIx64 ", %zu znodes, %zu sessions", names[i], (uint64_t)*zxid,
                  tree_node_count(t), sess_count(s));
         rc = 0;
         break;
     }
     zk_free_list(names, zx, n);
+    return rc;
+}
+
+int snap_load_bytes(const uint8_t *p, size_t n, struct ztree *t, struct sess_table *s, int64_t now_mono,
+                    int64_t *zxid, char *err, size_t errlen)
+{
+    struct snapfile f = {p, n};
+    char what[64];
+    snprintf(what, sizeof(what), "snapshot of %zu bytes", n);
+    if (verify_snap(&f, what, err, errlen) < 0)
+        return -1;
+    if (load_snap(&f, t, s, now_mono, zxid) < 0) {
+        snprintf(err, errlen, "%s verifies but does not parse", what);
+        return -1;
+    }
+    return 0;
+}
+
+int snap_save(const char *dir, const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+    struct snapfile f = {p, n};
+    char what[64];
+    snprintf(what, sizeof(what), "snapshot of %zu bytes", n);
+    int64_t zxid, time;
+    if (verify_snap(&f, what, err, errlen) < 0)
+        return -1;
+    /* walking it without callbacks checks every count and length */
+    if (parse_snap(&f, &zxid, &time, NULL, NULL, NULL) < 0) {
+        snprintf(err, errlen, "%s verifies but does not parse", what);
+        return -1;
+    }
+    /* no tree has one: it would sort before every snapshot and name a file never loaded */
+    if (zxid < 0) {
+        snprintf(err, errlen, "%s has a negative zxid", what);
+        return -1;
+    }
+    struct tmpfile tf;
+    if (create_tmp(dir, zxid, &tf, err, errlen) < 0 || store_tmp(&tf, write_full(tf.fd, p, n), dir, err, errlen) < 0)
+        return -1;
+    /* The newer ones go only once this one is stored: a crash or failure in between leaves
+     * the newest snapshot what it was before, never an older one. */
+    char **names;
+    int64_t *zx;
+    int k = zk_list_files(dir, "snapshot.", &names, &zx);
+    if (k < 0) {
+        snprintf(err, errlen, "cannot read %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    int rc = 0, removed = 0;
+    for (int i = 0; i < k && !rc; i++) {
+        if (zx[i] <= zxid)
+            continue;
+        if (unlink(names[i]) < 0 && errno != ENOENT) {
+            snprintf(err, errlen, "cannot remove %s: %s", names[i], strerror(errno));
+            rc = -1;
+        } else {
+            LOG_INFO("removed snapshot %s: newer than the snapshot 0x%" PRIx64 " that replaces it", names[i],
+                     (uint64_t)zxid);
+            removed++;
+        }
+    }
+    zk_free_list(names, zx, k);
+    /* durably gone, or a power loss could bring one back to be loaded instead */
+    if (removed && zk_fsync_dir(dir) < 0) {
+        snprintf(err, errlen, "cannot sync %s: %s", dir, strerror(errno));
+        rc = -1;
+    }
     return rc;
 }
 

@@ -28,6 +28,8 @@ struct storage {
     int snap_wanted;
     pid_t child;          /* snapshot writer, 0 when none */
     int64_t child_zxid;
+    struct storage_repl repl; /* ensemble; repl.durable NULL when standalone */
+    struct wal_opts wo;
 };
 
 static int64_t mono_ms(void)
@@ -109,7 +111,10 @@ static void on_durable(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     struct storage *st = arg;
     server_set_time(st->srv, mono_ms(), wall_ms());
-    server_durable(st->srv, wal_durable(st->wal));
+    if (st->repl.durable)
+        st->repl.durable(st->repl.ctx, wal_durable(st->wal));
+    else
+        server_durable(st->srv, wal_durable(st->wal));
     if (st->snap_wanted && !st->child)
         start_snapshot(st);
 }
@@ -150,8 +155,80 @@ static int replay_one(void *ctx, const struct txn *x)
     return 0;
 }
 
-struct storage *storage_open(const struct zk_config *cfg, struct server *srv, struct event_base *base, char *err,
-                             size_t errlen)
+/* (Re)starts the log writer and its notification event, the next record following zxid. */
+static int start_wal(struct storage *st, int64_t last, char *err, size_t errlen)
+{
+    st->wal = wal_open(&st->wo, last + 1, err, errlen);
+    if (!st->wal)
+        return -1;
+    st->notify_ev = event_new(st->base, wal_notify_fd(st->wal), EV_READ | EV_PERSIST, on_durable, st);
+    if (!st->notify_ev || event_add(st->notify_ev, NULL) < 0) {
+        snprintf(err, errlen, "cannot register the log's events");
+        return -1;
+    }
+    return 0;
+}
+
+static void stop_wal(struct storage *st)
+{
+    if (st->notify_ev)
+        event_free(st->notify_ev);
+    st->notify_ev = NULL;
+    wal_close(st->wal);
+    st->wal = NULL;
+}
+
+static void fatal_storage(const char *what, const char *err)
+{
+    LOG_ERROR("%s: %s; stopping (the log must stay the truth)", what, err);
+    exit(WAL_EXIT_STATUS);
+}
+
+void storage_append(struct storage *st, int64_t zxid, const uint8_t *txn, size_t n)
+{
+    wal_append_bytes(st->wal, zxid, txn, n);
+    if (++st->since_snap >= st->snap_at)
+        st->snap_wanted = 1;
+}
+
+void storage_truncate(struct storage *st, int64_t zxid)
+{
+    char err[1024];
+    reap(st, 1); /* a snapshot child of a state being rewound is not worth keeping */
+    stop_wal(st);
+    int dropped = wal_truncate(st->logdir, zxid, err, sizeof(err));
+    if (dropped < 0)
+        fatal_storage("cannot truncate the log", err);
+    if (start_wal(st, zxid, err, sizeof(err)) < 0)
+        fatal_storage("cannot reopen the log", err);
+}
+
+void storage_install(struct storage *st, const uint8_t *snap, size_t n)
+{
+    char err[1024];
+    reap(st, 1);
+    stop_wal(st);
+    if (snap_save(st->snapdir, snap, n, err, sizeof(err)) < 0)
+        fatal_storage("cannot save the leader's snapshot", err);
+    /* zxid 0 is never a txn's: every logged txn goes, the snapshot holds the history */
+    if (wal_truncate(st->logdir, 0, err, sizeof(err)) < 0)
+        fatal_storage("cannot clear the log for the leader's snapshot", err);
+    int64_t zxid = 0;
+    if (server_clear_state(st->srv) < 0 ||
+        snap_load_bytes(snap, n, &st->srv->tree, st->srv->sessions, mono_ms(), &zxid, err, sizeof(err)) < 0)
+        fatal_storage("cannot load the leader's snapshot", err);
+    server_recovered(st->srv);
+    st->since_snap = 0;
+    LOG_INFO("installed the leader's snapshot of zxid 0x%" PRIx64 ": %zu znodes, %zu sessions", (uint64_t)zxid,
+             tree_node_count(&st->srv->tree), sess_count(st->srv->sessions));
+    if (start_wal(st, zxid, err, sizeof(err)) < 0)
+        fatal_storage("cannot reopen the log", err);
+}
+
+const char *storage_dir(const struct storage *st) { return st->snapdir; }
+
+struct storage *storage_open(const struct zk_config *cfg, struct server *srv, struct event_base *base,
+                             const struct storage_repl *repl, char *err, size_t errlen)
 {
     struct storage *st = calloc(1, sizeof(*st));
     if (!st) {
@@ -161,6 +238,8 @@ struct storage *storage_open(const struct zk_config *cfg, struct server *srv, st
     st->cfg = cfg;
     st->srv = srv;
     st->base = base;
+    if (repl)
+        st->repl = *repl;
     snprintf(st->snapdir, sizeof(st->snapdir), "%s/%s", cfg->data_dir, ZK_DATA_SUBDIR);
     snprintf(st->logdir, sizeof(st->logdir), "%s/%s", cfg->data_log_dir[0] ? cfg->data_log_dir : cfg->data_dir,
              ZK_DATA_SUBDIR);
@@ -176,27 +255,27 @@ struct storage *storage_open(const struct zk_config *cfg, struct server *srv, st
     int64_t snap_zxid, last;
     if (snap_load_latest(st->snapdir, &srv->tree, srv->sessions, t0, &snap_zxid, err, errlen) < 0)
         goto fail;
-    if (wal_replay(st->logdir, snap_zxid, replay_one, srv, &last, err, errlen) < 0)
+    if (wal_replay(st->logdir, snap_zxid, repl ? repl->logged : replay_one, repl ? repl->ctx : (void *)srv, &last,
+                   err, errlen) < 0)
         goto fail;
     server_recovered(srv);
-    LOG_INFO("recovered zxid 0x%" PRIx64 " (snapshot 0x%" PRIx64 " + %" PRId64 " logged txns): %zu znodes, %zu "
-             "sessions, in %" PRId64 " ms",
-             (uint64_t)server_last_zxid(srv), (uint64_t)snap_zxid, last - snap_zxid, tree_node_count(&srv->tree),
-             sess_count(srv->sessions), mono_ms() - t0);
+    LOG_INFO("recovered zxid 0x%" PRIx64 " (snapshot 0x%" PRIx64 " + logged txns up to 0x%" PRIx64 "%s): %zu "
+             "znodes, %zu sessions, in %" PRId64 " ms",
+             (uint64_t)server_last_zxid(srv), (uint64_t)snap_zxid, (uint64_t)last,
+             repl ? ", to be committed by the ensemble" : "", tree_node_count(&srv->tree), sess_count(srv->sessions),
+             mono_ms() - t0);
     if (!cfg->force_sync)
         LOG_WARN("forceSync=no: the log is NOT synced before acknowledging; a power loss can lose acknowledged "
                  "writes. Use this only for tests and benchmarks.");
 
-    struct wal_opts wo = {.dir = st->logdir,
-                          .force_sync = cfg->force_sync,
-                          .prealloc_bytes = cfg->prealloc_size_kb * 1024,
-                          .roll_bytes = 64 << 20};
-    st->wal = wal_open(&wo, server_last_zxid(srv) + 1, err, errlen);
-    if (!st->wal)
+    st->wo = (struct wal_opts){.dir = st->logdir,
+                               .force_sync = cfg->force_sync,
+                               .prealloc_bytes = cfg->prealloc_size_kb * 1024,
+                               .roll_bytes = 64 << 20};
+    if (start_wal(st, last, err, errlen) < 0)
         goto fail;
-    st->notify_ev = event_new(base, wal_notify_fd(st->wal), EV_READ | EV_PERSIST, on_durable, st);
     st->child_ev = evsignal_new(base, SIGCHLD, on_child, st);
-    if (!st->notify_ev || !st->child_ev || event_add(st->notify_ev, NULL) < 0 || event_add(st->child_ev, NULL) < 0) {
+    if (!st->child_ev || event_add(st->child_ev, NULL) < 0) {
         snprintf(err, errlen, "cannot register the log's events");
         goto fail;
     }
@@ -208,7 +287,8 @@ struct storage *storage_open(const struct zk_config *cfg, struct server *srv, st
             goto fail;
         }
     }
-    server_set_log(srv, log_append, st);
+    if (!repl)
+        server_set_log(srv, log_append, st);
     return st;
 fail:
     storage_close(st);

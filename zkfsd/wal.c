@@ -217,31 +217,43 @@ int64_t wal_durable(struct wal *w)
     return atomic_load(&w->durable);
 }
 
+/* The one queueing path, for encoded txns wherever they come from. */
+static void queue_record(struct wal *w, int64_t zxid, const uint8_t *txn, size_t n)
+{
+    assert(wal_zxid_follows(w->next_zxid - 1, zxid));
+    w->next_zxid = zxid + 1;
+    if (n > WAL_MAX_RECORD)
+        fatal("txn 0x%" PRIx64 " encodes to %zu bytes, over the record limit", (uint64_t)zxid, n);
+    uint8_t hdr[8];
+    put32(hdr, (uint32_t)n);
+    put32(hdr + 4, crc32c(0, txn, n));
+    pthread_mutex_lock(&w->mu);
+    jw_raw(&w->pending, hdr, sizeof(hdr));
+    jw_raw(&w->pending, txn, n);
+    if (w->pending.oom)
+        fatal("out of memory queueing txn 0x%" PRIx64, (uint64_t)zxid);
+    if (!w->pending_first)
+        w->pending_first = zxid;
+    w->pending_last = zxid;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
 void wal_append(struct wal *w, const struct txn *x)
 {
-    assert(x->zxid == w->next_zxid);
-    w->next_zxid = x->zxid + 1;
     struct jbuf *b = &w->scratch;
     jb_reset(b);
-    jw_int(b, 0);
-    jw_int(b, 0);
     txn_encode(b, x);
     if (b->oom)
         fatal("out of memory encoding txn 0x%" PRIx64, (uint64_t)x->zxid);
-    size_t n = b->len - 8;
-    if (n > WAL_MAX_RECORD)
-        fatal("txn 0x%" PRIx64 " encodes to %zu bytes, over the record limit", (uint64_t)x->zxid, n);
-    put32(b->p, (uint32_t)n);
-    put32(b->p + 4, crc32c(0, b->p + 8, n));
-    pthread_mutex_lock(&w->mu);
-    jw_raw(&w->pending, b->p, b->len);
-    if (w->pending.oom)
-        fatal("out of memory queueing txn 0x%" PRIx64, (uint64_t)x->zxid);
-    if (!w->pending_first)
-        w->pending_first = x->zxid;
-    w->pending_last = x->zxid;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    queue_record(w, x->zxid, b->p, b->len);
+}
+
+void wal_append_bytes(struct wal *w, int64_t zxid, const uint8_t *txn, size_t n)
+{
+    /* txn_encode starts with the zxid: a cheap check that the bytes are the txn meant */
+    assert(n >= 8 && (int64_t)((uint64_t)get32(txn) << 32 | get32(txn + 4)) == zxid);
+    queue_record(w, zxid, txn, n);
 }
 
 void wal_roll(struct wal *w)
@@ -514,7 +526,7 @@ int wal_replay(const char *dir, int64_t after, int (*fn)(void *ctx, const struct
                 }
                 break;
             }
-            if (prev >= 0 && x.zxid != prev + 1) {
+            if (prev >= 0 && !wal_zxid_follows(prev, x.zxid)) {
                 snprintf(err, errlen,
                          "log file %s at offset %zu: zxid 0x%" PRIx64 " follows 0x%" PRIx64
                          ": transactions are missing",
@@ -523,7 +535,7 @@ int wal_replay(const char *dir, int64_t after, int (*fn)(void *ctx, const struct
                 rc = -1;
                 break;
             }
-            if (prev < 0 && x.zxid > after + 1) {
+            if (prev < 0 && x.zxid > after && !wal_zxid_follows(after, x.zxid)) {
                 snprintf(err, errlen,
                          "the logs start at zxid 0x%" PRIx64 " but the snapshot ends at 0x%" PRIx64
                          ": transactions are missing",
@@ -559,6 +571,120 @@ int wal_replay(const char *dir, int64_t after, int (*fn)(void *ctx, const struct
     }
     zk_free_list(names, starts, n);
     return rc;
+}
+
+/* ---------------- truncation ---------------- */
+
+/* The readable records of m from off on: what truncation drops of it. */
+static int count_records(const struct mapped *m, size_t off)
+{
+    int n = 0;
+    struct txn x;
+    size_t size;
+    while (read_record(m, off, &x, &size) == REC_OK) {
+        txn_free(&x);
+        off += size;
+        n++;
+    }
+    return n;
+}
+
+int wal_truncate(const char *dir, int64_t after, char *err, size_t errlen)
+{
+    char **names;
+    int64_t *starts;
+    int n = zk_list_files(dir, "log.", &names, &starts);
+    if (n < 0) {
+        snprintf(err, errlen, "cannot read log directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    /* the file holding `after` is the last one named at or before it; none: every file goes */
+    int hold = -1;
+    for (int i = 0; i < n; i++)
+        if (starts[i] <= after)
+            hold = i;
+    /* read everything first, so that a refusal changes nothing */
+    int rc = 0, dropped = 0;
+    size_t cut = WAL_HEADER_LEN;
+    for (int i = hold < 0 ? 0 : hold; i < n && rc == 0; i++) {
+        struct mapped m;
+        if (map_file(names[i], &m, err, errlen) < 0) {
+            rc = -1;
+            break;
+        }
+        int header_ok = m.len >= WAL_HEADER_LEN && memcmp(m.p, MAGIC, 4) == 0 && get32(m.p + 4) == 1;
+        if (i > hold) {
+            /* wholly dropped: damage in it goes with it */
+            if (header_ok)
+                dropped += count_records(&m, WAL_HEADER_LEN);
+            unmap_file(&m);
+            continue;
+        }
+        if (!header_ok) {
+            snprintf(err, errlen, "log file %s has a bad header", names[i]);
+            unmap_file(&m);
+            rc = -1;
+            break;
+        }
+        size_t off = WAL_HEADER_LEN;
+        int64_t prev = -1;
+        for (;;) {
+            struct txn x;
+            size_t size = 0;
+            enum rec_state st = read_record(&m, off, &x, &size);
+            if (st == REC_OK) {
+                int64_t z = x.zxid;
+                txn_free(&x);
+                if (z > after)
+                    break; /* `after` itself is not logged: cut before what follows it */
+                prev = z;
+                off += size;
+                if (z == after)
+                    break;
+                continue;
+            }
+            if (st == REC_END && !valid_record_after(&m, off))
+                break; /* the log ends before `after`: nothing of this file goes */
+            /* the kept part would end in damage, or drop the valid records after it */
+            snprintf(err, errlen,
+                     "log file %s is %s at offset %zu (after zxid 0x%" PRIx64 "), before zxid 0x%" PRIx64
+                     ": refusing to truncate there",
+                     names[i], st == REC_END ? "zeroed" : "corrupt", off, (uint64_t)(prev < 0 ? 0 : prev),
+                     (uint64_t)after);
+            rc = -1;
+            break;
+        }
+        if (rc == 0) {
+            cut = off;
+            dropped += count_records(&m, off);
+        }
+        unmap_file(&m);
+    }
+    /* Newest file first, each removal synced before the next and before the cut: a crash
+     * midway leaves a prefix of the log. The other order could leave the kept part followed
+     * by a later file whose first zxid starts a new epoch, which replay would accept. */
+    for (int i = n - 1; i > hold && rc == 0; i--) {
+        if (unlink(names[i]) < 0) {
+            snprintf(err, errlen, "cannot remove %s: %s", names[i], strerror(errno));
+            rc = -1;
+        } else if (zk_fsync_dir(dir) < 0) {
+            snprintf(err, errlen, "fsync of directory %s failed: %s", dir, strerror(errno));
+            rc = -1;
+        }
+    }
+    if (rc == 0 && hold >= 0) {
+        int fd = open(names[hold], O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || ftruncate(fd, (off_t)cut) < 0 || fsync(fd) < 0) {
+            snprintf(err, errlen, "cannot truncate %s to %zu bytes: %s", names[hold], cut, strerror(errno));
+            rc = -1;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    if (rc == 0)
+        LOG_INFO("transaction log: dropped %d txns after zxid 0x%" PRIx64, dropped, (uint64_t)after);
+    zk_free_list(names, starts, n);
+    return rc < 0 ? -1 : dropped;
 }
 
 int wal_dump(const char *file, FILE *out)

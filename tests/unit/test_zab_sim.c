@@ -183,9 +183,9 @@ static void carry_out(int i)
             int j = (int)e->peer - 1;
             if (!S.up[i][j])
                 break;
-            S.seen.truncs += e->msg.type == ZM_TRUNC;
-            S.seen.snaps += e->msg.type == ZM_SNAP;
-            S.seen.diffs += e->msg.type == ZM_DIFF;
+            S.seen.truncs += e->msg.type == PM_TRUNC;
+            S.seen.snaps += e->msg.type == PM_SNAP;
+            S.seen.diffs += e->msg.type == PM_DIFF;
             struct item *it = calloc(1, sizeof(*it));
             it->msg = e->msg;
             if (e->msg.txn) {
