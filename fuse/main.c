@@ -211,8 +211,16 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    char fsname[4200];
-    snprintf(fsname, sizeof(fsname), "fsname=%s,subtype=zkfs,default_permissions", m->opts.connect);
+    /* a connect string to an ensemble has commas, which separate -o options unless escaped */
+    char esc[8200], fsname[8300];
+    size_t k = 0;
+    for (const char *p = m->opts.connect; *p && k + 3 < sizeof(esc); p++) {
+        if (*p == ',' || *p == '\\')
+            esc[k++] = '\\';
+        esc[k++] = *p;
+    }
+    esc[k] = 0;
+    snprintf(fsname, sizeof(fsname), "fsname=%s,subtype=zkfs,default_permissions", esc);
     /* default_permissions lets the kernel check the modes the ACLs give, for users other
      * than root; fsname shows the connect string in mount(8) and /proc/mounts */
     struct fuse_args args = FUSE_ARGS_INIT(0, NULL);

@@ -685,7 +685,9 @@ struct quorum *quorum_open(const struct zk_config *cfg, struct server *srv, stru
     struct zab_config zc = {.my_id = q->my_id,
                             .tick_ms = cfg->tick_time,
                             .init_limit = cfg->init_limit,
-                            .sync_limit = cfg->sync_limit};
+                            .sync_limit = cfg->sync_limit,
+                            /* ZooKeeper's commitLogCount: a follower further behind gets a SNAP */
+                            .max_window = 500};
     struct peer_addr members[2 * ZAB_MAX_PEERS];
     int nmembers = 0;
     for (size_t i = 0; i < cfg->nservers; i++) {

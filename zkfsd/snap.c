@@ -389,16 +389,17 @@ int snap_load_latest(const char *dir, struct ztree *t, struct sess_table *s, int
     return rc;
 }
 
+/* what messages call snapshot bytes that are not a file */
+#define IMAGE "snapshot image"
+
 int snap_load_bytes(const uint8_t *p, size_t n, struct ztree *t, struct sess_table *s, int64_t now_mono,
                     int64_t *zxid, char *err, size_t errlen)
 {
     struct snapfile f = {p, n};
-    char what[64];
-    snprintf(what, sizeof(what), "snapshot of %zu bytes", n);
-    if (verify_snap(&f, what, err, errlen) < 0)
+    if (verify_snap(&f, IMAGE, err, errlen) < 0)
         return -1;
     if (load_snap(&f, t, s, now_mono, zxid) < 0) {
-        snprintf(err, errlen, "%s verifies but does not parse", what);
+        snprintf(err, errlen, IMAGE " verifies but does not parse");
         return -1;
     }
     return 0;
@@ -407,19 +408,17 @@ int snap_load_bytes(const uint8_t *p, size_t n, struct ztree *t, struct sess_tab
 int snap_save(const char *dir, const uint8_t *p, size_t n, char *err, size_t errlen)
 {
     struct snapfile f = {p, n};
-    char what[64];
-    snprintf(what, sizeof(what), "snapshot of %zu bytes", n);
     int64_t zxid, time;
-    if (verify_snap(&f, what, err, errlen) < 0)
+    if (verify_snap(&f, IMAGE, err, errlen) < 0)
         return -1;
     /* walking it without callbacks checks every count and length */
     if (parse_snap(&f, &zxid, &time, NULL, NULL, NULL) < 0) {
-        snprintf(err, errlen, "%s verifies but does not parse", what);
+        snprintf(err, errlen, IMAGE " verifies but does not parse");
         return -1;
     }
     /* no tree has one: it would sort before every snapshot and name a file never loaded */
     if (zxid < 0) {
-        snprintf(err, errlen, "%s has a negative zxid", what);
+        snprintf(err, errlen, IMAGE " has a negative zxid");
         return -1;
     }
     struct tmpfile tf;
