@@ -208,16 +208,19 @@ void storage_install(struct storage *st, const uint8_t *snap, size_t n)
     char err[1024];
     reap(st, 1);
     stop_wal(st);
-    if (snap_save(st->snapdir, snap, n, err, sizeof(err)) < 0)
-        fatal_storage("cannot save the leader's snapshot", err);
-    /* zxid 0 is never a txn's: every logged txn goes, the snapshot holds the history */
-    if (wal_truncate(st->logdir, 0, err, sizeof(err)) < 0)
-        fatal_storage("cannot clear the log for the leader's snapshot", err);
+    /* loaded first: bytes that do not make a tree never reach the disk */
     int64_t zxid = 0;
     if (server_clear_state(st->srv) < 0 ||
         snap_load_bytes(snap, n, &st->srv->tree, st->srv->sessions, mono_ms(), &zxid, err, sizeof(err)) < 0)
         fatal_storage("cannot load the leader's snapshot", err);
     server_recovered(st->srv);
+    /* zxid 0 is never a txn's: every logged txn goes, the snapshot holds the history. The
+     * log goes before the save: a crash in between leaves an older committed state to sync
+     * from, while the reverse could leave the new snapshot followed by another history. */
+    if (wal_truncate(st->logdir, 0, err, sizeof(err)) < 0)
+        fatal_storage("cannot clear the log for the leader's snapshot", err);
+    if (snap_save(st->snapdir, snap, n, err, sizeof(err)) < 0)
+        fatal_storage("cannot save the leader's snapshot", err);
     st->since_snap = 0;
     LOG_INFO("installed the leader's snapshot of zxid 0x%" PRIx64 ": %zu znodes, %zu sessions", (uint64_t)zxid,
              tree_node_count(&st->srv->tree), sess_count(st->srv->sessions));

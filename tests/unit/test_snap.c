@@ -4,7 +4,10 @@
  * tree_apply as the server builds it; a snapshot of it loads into a fresh tree equal node by
  * node (path, data, ACL, internal and client Stat, children, ephemeral and container indexes)
  * with the live sessions. Damaged newest snapshots fall back to an older valid one, none
- * valid is an error, retention keeps the newest N and only the logs they do not need. Last,
+ * valid is an error, retention keeps the newest N and only the logs they do not need. The
+ * bytes a leader sends (SNAP sync) are the file's very bytes and load as the tree; saved, they
+ * are a snapshot like any other and the newer ones go; truncated, damaged or forged bytes are
+ * refused without crashing, reading past them or allocating what their lengths claim. Last,
  * a random workload is logged while forked snapshots are taken, and recovery (newest valid
  * snapshot + replay after its zxid) rebuilds the same tree; replaying txns the snapshot
  * already holds is detected by tree_apply and leaves the same tree. Every test works in its
@@ -16,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
@@ -976,6 +980,348 @@ static void test_purge_keeps_valid_snapshots(void **state)
                  removed, rc, (uint64_t)zxid, err);
 }
 
+/* ---------- snapshots as bytes: a leader's SNAP sync ---------- */
+
+/* Only the sanitizer runtime lets a test see allocations (weak: absent in the plain build). */
+int __sanitizer_install_malloc_and_free_hooks(void (*m)(const volatile void *, size_t),
+                                              void (*f)(const volatile void *)) __attribute__((weak));
+static size_t largest_alloc;
+
+static void note_alloc(const volatile void *p, size_t n)
+{
+    (void)p;
+    if (n > largest_alloc)
+        largest_alloc = n;
+}
+
+static void note_free(const volatile void *p)
+{
+    (void)p;
+}
+
+/* Starts recording the largest allocation in largest_alloc; returns 0 when this build
+ * cannot see allocations. */
+static int watch_allocs(void)
+{
+    static int installed;
+    if (!installed && __sanitizer_install_malloc_and_free_hooks)
+        installed = __sanitizer_install_malloc_and_free_hooks(note_alloc, note_free) != 0;
+    largest_alloc = 0;
+    return installed;
+}
+
+static void encode_world(const struct world *w, int64_t now_wall, uint8_t **p, size_t *len)
+{
+    char err[512];
+    if (snap_encode(&w->t, w->s, now_wall, p, len, err, sizeof(err)))
+        fail_msg("snap_encode: %s", err);
+}
+
+/* Loads bytes into a fresh tree and session table; returns what snap_load_bytes does. */
+static int load_bytes_into(const uint8_t *p, size_t n, struct ztree *t, struct sess_table **s, int64_t *zxid,
+                           char *err, size_t errlen)
+{
+    assert_int_equal(tree_init(t), 0);
+    *s = sess_new(TICK, 1, T0);
+    assert_non_null(*s);
+    err[0] = 0;
+    return snap_load_bytes(p, n, t, *s, NOW_MONO, zxid, err, errlen);
+}
+
+/* A copy of exactly n bytes, so that the sanitizer build sees any read past them. */
+static uint8_t *exact_copy(const uint8_t *p, size_t n)
+{
+    uint8_t *q = malloc(n ? n : 1);
+    assert_non_null(q);
+    memcpy(q, p, n);
+    return q;
+}
+
+/* Makes the CRC match again, as a peer forging bytes would. */
+static void reseal(uint8_t *img, size_t len)
+{
+    uint32_t crc = crc32c(0, img, len - 4);
+    img[len - 4] = (uint8_t)(crc >> 24), img[len - 3] = (uint8_t)(crc >> 16);
+    img[len - 2] = (uint8_t)(crc >> 8), img[len - 1] = (uint8_t)crc;
+}
+
+static int dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+/* Encoded bytes load as the tree and sessions they came from, and are the very bytes of the
+ * file snap_write stores for the same tree and time; three large nodes take the image past
+ * the 1 MB chunks in which the file is written and checksummed. */
+static void test_encode_roundtrip(void **state)
+{
+    struct fx *f = *state;
+    struct world a;
+    world_init(&a, INT64_MAX);
+    build(&a);
+    char *big = malloc(600001);
+    assert_non_null(big);
+    for (int i = 0; i < 3; i++) {
+        char path[32];
+        memset(big, 'a' + i, 600000);
+        big[600000] = 0;
+        snprintf(path, sizeof(path), "/big%d", i);
+        must_create(&a, S1, path, big, NULL, 0, ZMODE_PERSISTENT);
+    }
+    free(big);
+    uint8_t *img;
+    size_t len;
+    encode_world(&a, T0 + 777, &img, &len);
+    assert_true(len > 3 * 600000);
+
+    struct ztree b;
+    struct sess_table *sb;
+    int64_t zxid = -1;
+    char err[512], path[256];
+    if (load_bytes_into(img, len, &b, &sb, &zxid, err, sizeof(err)))
+        fail_msg("snap_load_bytes: %s", err);
+    assert_int_equal(zxid, a.t.last_zxid);
+    assert_trees_equal(&a.t, &b, "loaded bytes");
+    assert_sessions_restored(a.s, sb);
+    assert_int_equal(sess_count(sb), 3);
+    assert_int_equal(tree_get(&b, "/big2")->datalen, 600000);
+    tree_destroy(&b);
+    sess_free(sb);
+
+    assert_int_equal(snap_write(f->snapdir, &a.t, a.s, T0 + 777, err, sizeof(err)), 0);
+    snap_name(path, sizeof(path), f->snapdir, a.t.last_zxid);
+    size_t flen;
+    uint8_t *file = read_all(path, &flen);
+    assert_int_equal(flen, len);
+    assert_memory_equal(file, img, len);
+    free(file);
+    free(img);
+    world_free(&a);
+}
+
+/* Saved bytes are a snapshot file like any other: the same bytes under the usual name, no
+ * temp file left, loaded by recovery. Snapshots newer than it (from a history the leader's
+ * state does not contain) go, valid or damaged; older ones stay; one of the same zxid (another
+ * history's) is replaced. */
+static void test_snap_save(void **state)
+{
+    struct fx *f = *state;
+    struct world old, mid, full;
+    world_init(&old, 100);
+    build(&old);
+    world_init(&mid, 300);
+    build(&mid);
+    world_init(&full, INT64_MAX);
+    build(&full);
+    assert_true(full.t.last_zxid > 300);
+    char err[512], p_old[256], p_mid[256], p_full[256], p_bad[256], tmp[300];
+    snap_name(p_old, sizeof(p_old), f->snapdir, 100);
+    snap_name(p_mid, sizeof(p_mid), f->snapdir, 300);
+    snap_name(p_full, sizeof(p_full), f->snapdir, full.t.last_zxid);
+    snap_name(p_bad, sizeof(p_bad), f->snapdir, full.t.last_zxid + 0x100);
+    assert_int_equal(snap_write(f->snapdir, &old.t, old.s, T0, err, sizeof(err)), 0);
+    assert_int_equal(snap_write(f->snapdir, &full.t, full.s, T0, err, sizeof(err)), 0);
+    write_all_to(p_mid, "another history", 15);
+    write_all_to(p_bad, "damaged", 7);
+
+    uint8_t *img;
+    size_t len;
+    encode_world(&mid, T0 + 3, &img, &len);
+    capture_begin();
+    int rc = snap_save(f->snapdir, img, len, err, sizeof(err));
+    free(capture_end());
+    if (rc)
+        fail_msg("snap_save: %s", err);
+    assert_true(exists(p_old));
+    assert_false(exists(p_full));
+    assert_false(exists(p_bad));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", p_mid);
+    assert_false(exists(tmp));
+    size_t flen;
+    uint8_t *file = read_all(p_mid, &flen);
+    assert_int_equal(flen, len);
+    assert_memory_equal(file, img, len);
+    free(file);
+    assert_int_equal(dir_entries(f->snapdir), 2);
+
+    struct ztree b;
+    struct sess_table *sb;
+    int64_t zxid = -1;
+    capture_begin();
+    load_into(f->snapdir, &b, &sb, &zxid, &rc, err, sizeof(err));
+    free(capture_end());
+    if (rc)
+        fail_msg("snap_load_latest: %s", err);
+    assert_int_equal(zxid, 300);
+    assert_trees_equal(&mid.t, &b, "saved snapshot");
+    assert_sessions_restored(mid.s, sb);
+    tree_destroy(&b);
+    sess_free(sb);
+
+    /* saving it again changes nothing */
+    assert_int_equal(snap_save(f->snapdir, img, len, err, sizeof(err)), 0);
+    assert_int_equal(dir_entries(f->snapdir), 2);
+    free(img);
+    world_free(&old);
+    world_free(&mid);
+    world_free(&full);
+}
+
+/* Damaged bytes are refused by snap_load_bytes and snap_save alike, and nothing is stored:
+ * every truncation, and a flipped bit at every offset. With the CRC forged to match, a flip
+ * may well be accepted (a data byte), but nothing crashes or reads past the bytes (the
+ * sanitizer build checks), and what snap_load_bytes accepts snap_save accepts too (checked
+ * at every 29th offset: a save that succeeds costs two fsyncs). */
+static void test_damaged_bytes_refused(void **state)
+{
+    struct fx *f = *state;
+    struct world a;
+    world_init(&a, 60);
+    build(&a);
+    uint8_t *img;
+    size_t len;
+    encode_world(&a, T0, &img, &len);
+    char err[512];
+    struct ztree b;
+    struct sess_table *sb;
+    int64_t zxid;
+    for (size_t n = 0; n < len; n++) {
+        uint8_t *q = exact_copy(img, n);
+        if (load_bytes_into(q, n, &b, &sb, &zxid, err, sizeof(err)) == 0)
+            fail_msg("the first %zu of %zu bytes load", n, len);
+        tree_destroy(&b);
+        sess_free(sb);
+        if (snap_save(f->snapdir, q, n, err, sizeof(err)) == 0)
+            fail_msg("the first %zu of %zu bytes are saved", n, len);
+        free(q);
+    }
+    for (size_t o = 0; o < len; o++) {
+        uint8_t *q = exact_copy(img, len);
+        q[o] ^= (uint8_t)(1u << (o % 8));
+        if (load_bytes_into(q, len, &b, &sb, &zxid, err, sizeof(err)) == 0)
+            fail_msg("a flipped bit at %zu of %zu loads", o, len);
+        assert_non_null(strstr(err, "checksum"));
+        tree_destroy(&b);
+        sess_free(sb);
+        if (snap_save(f->snapdir, q, len, err, sizeof(err)) == 0)
+            fail_msg("a flipped bit at %zu of %zu is saved", o, len);
+        free(q);
+    }
+    assert_int_equal(dir_entries(f->snapdir), 0);
+
+    int accepted = 0;
+    capture_begin();
+    for (size_t o = 0; o < len - 4; o++) {
+        uint8_t *q = exact_copy(img, len);
+        q[o] ^= (uint8_t)(1u << (o % 8));
+        reseal(q, len);
+        int loaded = load_bytes_into(q, len, &b, &sb, &zxid, err, sizeof(err)) == 0;
+        tree_destroy(&b);
+        sess_free(sb);
+        if (o % 29 == 0 && snap_save(f->snapdir, q, len, err, sizeof(err)) != 0 && loaded && zxid >= 0)
+            fail_msg("forged flip at %zu loads but is not saved: %s", o, err);
+        accepted += loaded;
+        free(q);
+    }
+    free(capture_end());
+    assert_true(accepted > 0 && accepted < (int)len - 4);
+    free(img);
+    world_free(&a);
+}
+
+/* Lengths and counts a hostile peer could put in well-sealed bytes are checked against the
+ * bytes present before anything is allocated for them: each is refused with no allocation
+ * near its size (seen in the sanitizer build). */
+static void test_hostile_lengths_refused(void **state)
+{
+    struct fx *f = *state;
+    /* A valid snapshot of one session and the root alone, noting where its lengths are. */
+    struct jbuf b;
+    jb_init(&b);
+    jw_raw(&b, "ZKSN", 4);
+    jw_int(&b, 1);
+    jw_long(&b, 0x10);
+    jw_long(&b, T0);
+    size_t at_nsess = b.len;
+    jw_int(&b, 1);
+    jw_long(&b, S1);
+    jw_int(&b, 4000);
+    size_t at_nnodes = b.len;
+    jw_long(&b, 1);
+    size_t at_path = b.len;
+    jw_string(&b, "/");
+    size_t at_data = b.len;
+    jw_buffer(&b, "d", 1);
+    size_t at_nacl = b.len;
+    jw_int(&b, 1);
+    jw_int(&b, ZPERM_ALL);
+    size_t at_scheme = b.len;
+    jw_string(&b, "world");
+    jw_string(&b, "anyone");
+    for (int i = 0; i < 4; i++)
+        jw_long(&b, 1); /* czxid, mzxid, ctime, mtime */
+    for (int i = 0; i < 3; i++)
+        jw_int(&b, 0); /* version, cversion, aversion */
+    jw_long(&b, 0);    /* ephemeralOwner */
+    jw_long(&b, 1);    /* pzxid */
+    jw_raw(&b, "ZKSE", 4);
+    jw_int(&b, 0);
+    assert_false(b.oom);
+    reseal(b.p, b.len);
+    char err[512];
+    struct ztree t;
+    struct sess_table *s;
+    int64_t zxid;
+    assert_int_equal(load_bytes_into(b.p, b.len, &t, &s, &zxid, err, sizeof(err)), 0);
+    assert_int_equal(tree_get(&t, "/")->datalen, 1);
+    assert_non_null(sess_get(s, S1));
+    tree_destroy(&t);
+    sess_free(s);
+
+    const struct {
+        size_t at;
+        int wide;
+        int64_t v;
+        const char *what;
+    } bad[] = {
+        {at_nsess, 0, INT32_MAX, "session count"}, {at_nsess, 0, -1, "negative session count"},
+        {at_nnodes, 1, INT64_MAX, "node count"},   {at_nnodes, 1, -1, "negative node count"},
+        {at_path, 0, INT32_MAX, "path length"},    {at_data, 0, INT32_MAX - 15, "data length"},
+        {at_data, 0, -2, "negative data length"},  {at_nacl, 0, JUTE_MAX_VECTOR, "ACL count"},
+        {at_nacl, 0, INT32_MAX, "huge ACL count"}, {at_scheme, 0, INT32_MAX, "ACL scheme length"},
+    };
+    int watched = watch_allocs();
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint8_t *q = exact_copy(b.p, b.len);
+        for (int k = bad[i].wide ? 7 : 3, sh = 0; k >= 0; k--, sh += 8)
+            q[bad[i].at + (size_t)k] = (uint8_t)((uint64_t)bad[i].v >> sh);
+        reseal(q, b.len);
+        assert_int_equal(tree_init(&t), 0);
+        s = sess_new(TICK, 1, T0);
+        assert_non_null(s);
+        largest_alloc = 0;
+        int rc = snap_load_bytes(q, b.len, &t, s, NOW_MONO, &zxid, err, sizeof(err));
+        tree_destroy(&t);
+        sess_free(s);
+        if (rc == 0)
+            fail_msg("a hostile %s loads", bad[i].what);
+        assert_non_null(strstr(err, "does not parse"));
+        if (snap_save(f->snapdir, q, b.len, err, sizeof(err)) == 0)
+            fail_msg("a hostile %s is saved", bad[i].what);
+        if (watched && largest_alloc > 65536)
+            fail_msg("a hostile %s made an allocation of %zu bytes", bad[i].what, largest_alloc);
+        free(q);
+    }
+    assert_int_equal(dir_entries(f->snapdir), 0);
+    jb_free(&b);
+}
+
 /* ---------- recovery: snapshot + log ---------- */
 
 static uint64_t rnd(uint64_t *s)
@@ -1337,6 +1683,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_snapshot_that_does_not_parse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snap_purge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge_keeps_valid_snapshots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_encode_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snap_save, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_bytes_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_lengths_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_equivalence_seed1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_equivalence_seed2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_equivalence_seed3, setup, teardown),

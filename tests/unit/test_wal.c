@@ -7,6 +7,8 @@
  * file, a hole in the zxids, bad headers) and the damage it must repair (a torn tail, at every
  * byte offset of the last record, cut short or followed by garbage or zeros), the dump, the
  * file listing, and the fatal exit on a write failure without acknowledging what was lost.
+ * For an ensemble: zxids that jump to a new epoch (and holes across epochs still refused),
+ * encoded txns queued as-is (the same files as wal_append), and truncation after a zxid.
  * Every test works in its own mkdtemp directory, removed afterwards. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1336,6 +1338,486 @@ static void test_torn_tail_preallocated(void **state)
     free(img);
 }
 
+/* ---------- ensembles: epochs, encoded txns, truncation ---------- */
+
+#define ZX(epoch, counter) ((int64_t)(epoch) << 32 | (counter))
+
+/* Fills zs with runs of epoch << 32 | 1..count (runs[i] = {epoch, count}); returns how many. */
+static int epoch_seq(int64_t *zs, int max, const int64_t (*runs)[2], int nruns)
+{
+    int n = 0;
+    for (int r = 0; r < nruns; r++)
+        for (int64_t c = 1; c <= runs[r][1]; c++) {
+            assert_true(n < max);
+            zs[n++] = ZX(runs[r][0], c);
+        }
+    return n;
+}
+
+static void append_one(struct wal *w, int64_t zxid, int as_bytes)
+{
+    struct txn x;
+    gen_txn(zxid, &x);
+    if (as_bytes) {
+        struct jbuf b;
+        encode(&x, &b);
+        wal_append_bytes(w, zxid, b.p, b.len);
+        jb_free(&b);
+    } else {
+        wal_append(w, &x);
+    }
+    txn_free(&x);
+}
+
+/* Logs zs[0..n) through a real log opened at next, in batches of `batch` txns, each waited
+ * for, starting a new file before every index of rolls[] (ascending, 0-terminated, may be
+ * NULL); as_bytes: through wal_append_bytes. */
+static void write_seq(const char *dir, int64_t next, const int64_t *zs, int n, int batch, const int *rolls,
+                      int as_bytes, int64_t prealloc)
+{
+    struct wal *w = open_log(dir, 1, prealloc, 0, next);
+    assert_int_equal(wal_durable(w), next - 1);
+    int r = 0;
+    for (int i = 0; i < n; i++) {
+        if (rolls && rolls[r] == i) {
+            wal_roll(w);
+            r++;
+        }
+        append_one(w, zs[i], as_bytes);
+        if ((i + 1) % batch == 0 || i + 1 == n || (rolls && rolls[r] == i + 1))
+            assert_true(wait_durable(w, zs[i]) == zs[i]);
+    }
+    wal_close(w);
+}
+
+/* What a replay delivered, against an expected zxid sequence. */
+struct seq {
+    const int64_t *want;
+    int n, got;
+    char bad[256];
+};
+
+static int on_seq(void *ctx, const struct txn *x)
+{
+    struct seq *q = ctx;
+    if (!q->bad[0] && (q->got >= q->n || x->zxid != q->want[q->got]))
+        snprintf(q->bad, sizeof(q->bad), "zxid 0x%" PRIx64 " delivered as txn %d", (uint64_t)x->zxid, q->got);
+    struct txn want;
+    gen_txn(x->zxid, &want);
+    const char *d = txn_diff(&want, x);
+    if (d && !q->bad[0])
+        snprintf(q->bad, sizeof(q->bad), "zxid 0x%" PRIx64 " differs in %s", (uint64_t)x->zxid, d);
+    txn_free(&want);
+    q->got++;
+    return 0;
+}
+
+/* Replays dir after `after`, which must succeed, without a warning, and deliver exactly the
+ * zxids of zs[0..n) above `after`, in order, as gen_txn made them. */
+static void replay_expect_seq(const char *dir, int64_t after, const int64_t *zs, int n)
+{
+    int k = 0;
+    while (k < n && zs[k] <= after)
+        k++;
+    struct seq q = {.want = zs + k, .n = n - k};
+    int64_t last = -1;
+    char err[512] = "";
+    capture_begin();
+    int rc = wal_replay(dir, after, on_seq, &q, &last, err, sizeof(err));
+    char *out = capture_end();
+    if (rc != 0)
+        fail_msg("replay of %s after 0x%" PRIx64 " failed: %s", dir, (uint64_t)after, err);
+    if (q.bad[0])
+        fail_msg("replay after 0x%" PRIx64 ": %s", (uint64_t)after, q.bad);
+    assert_int_equal(q.got, n - k);
+    assert_int_equal(last, n > k ? zs[n - 1] : after);
+    if (strstr(out, "WARN"))
+        fail_msg("unexpected warning: %s", out);
+    free(out);
+}
+
+/* Replays dir after `after`, which must fail for missing transactions. */
+static void replay_expect_missing(const char *dir, int64_t after)
+{
+    struct seq q = {0};
+    int64_t last;
+    char err[512] = "";
+    capture_begin();
+    int rc = wal_replay(dir, after, on_seq, &q, &last, err, sizeof(err));
+    free(capture_end());
+    if (rc != -1 || !strstr(err, "missing"))
+        fail_msg("replay of %s after 0x%" PRIx64 ": rc %d, err \"%s\"", dir, (uint64_t)after, rc, err);
+}
+
+static void test_zxid_follows(void **state)
+{
+    (void)state;
+    assert_true(wal_zxid_follows(0, 1));
+    assert_true(wal_zxid_follows(41, 42));
+    assert_false(wal_zxid_follows(41, 41));
+    assert_false(wal_zxid_follows(41, 43));
+    assert_false(wal_zxid_follows(42, 41));
+    assert_true(wal_zxid_follows(ZX(1, 9), ZX(1, 10)));
+    assert_true(wal_zxid_follows(ZX(1, 9), ZX(2, 1)));
+    assert_true(wal_zxid_follows(ZX(1, 9), ZX(7, 1)));
+    assert_true(wal_zxid_follows(5, ZX(1, 1)));
+    assert_true(wal_zxid_follows(ZX(2, 0), ZX(2, 1))); /* a new leader's snapshot zxid */
+    assert_false(wal_zxid_follows(ZX(1, 9), ZX(2, 2)));
+    assert_false(wal_zxid_follows(ZX(1, 9), ZX(2, 0)));
+    assert_false(wal_zxid_follows(ZX(2, 1), ZX(2, 1)));
+    assert_false(wal_zxid_follows(ZX(2, 5), ZX(1, 1)));
+    assert_false(wal_zxid_follows(ZX(2, 5), ZX(2, 1)));
+}
+
+/* Epoch jumps, within a batch, at a batch boundary, at a roll and as the first record after
+ * wal_open, are logged and replayed in order, from any `after`; a snapshot may end anywhere
+ * in an epoch (or at a new leader's counter 0) before the next epoch's first txn. */
+static void test_log_epoch_jumps(void **state)
+{
+    struct fx *f = *state;
+    const int64_t runs[][2] = {{0, 4}, {1, 6}, {2, 1}, {3, 5}, {9, 7}};
+    int64_t zs[64];
+    int n = epoch_seq(zs, 64, runs, 5);
+    const int rolls[] = {11, 0}; /* the jump to epoch 3 starts a file; the others do not */
+    write_seq(f->dir, 1, zs, 16, 3, rolls, 0, 4096);
+    /* the first record after wal_open may start a new epoch */
+    write_seq(f->dir, ZX(3, 6), zs + 16, n - 16, 4, NULL, 0, 0);
+    char **names;
+    int64_t *zx;
+    int nf = zk_list_files(f->dir, "log.", &names, &zx);
+    assert_int_equal(nf, 3);
+    assert_int_equal(zx[0], 1);
+    assert_int_equal(zx[1], ZX(3, 1));
+    assert_int_equal(zx[2], ZX(9, 1));
+    zk_free_list(names, zx, nf);
+    replay_expect_seq(f->dir, 0, zs, n);
+    for (int i = 0; i < n; i++)
+        replay_expect_seq(f->dir, zs[i], zs, n);
+    replay_expect_seq(f->dir, ZX(1, 30), zs, n); /* epoch 1's end in a snapshot, not logged */
+    replay_expect_seq(f->dir, ZX(3, 0), zs, n);
+    replay_expect_seq(f->dir, ZX(9, 0), zs, n);
+}
+
+/* Runs fn(dir) in a child whose stderr goes to errlog; returns its wait status. */
+static int run_child(void (*fn)(const char *dir), const char *dir, const char *errlog)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int e = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (e < 0 || dup2(e, 2) < 0)
+            _exit(23);
+        fn(dir);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+static void child_append_hole(const char *dir)
+{
+    struct wal *w = open_log(dir, 0, 0, 0, ZX(1, 1));
+    append_one(w, ZX(1, 1), 0);
+    append_one(w, ZX(1, 3), 0);
+}
+
+static void child_append_epoch_hole(const char *dir)
+{
+    struct wal *w = open_log(dir, 0, 0, 0, ZX(1, 1));
+    append_one(w, ZX(1, 1), 1);
+    append_one(w, ZX(2, 2), 1);
+}
+
+static void child_append_over_limit(const char *dir)
+{
+    struct wal *w = open_log(dir, 0, 0, 0, ZX(1, 1));
+    uint8_t *big = calloc(1, WAL_MAX_RECORD + 1);
+    if (!big)
+        _exit(25);
+    big[3] = 1, big[7] = 1; /* the zxid, big-endian, as txn_encode starts */
+    wal_append_bytes(w, ZX(1, 1), big, WAL_MAX_RECORD + 1);
+}
+
+/* A hole is still a hole across epochs: wal_append and wal_append_bytes assert (the build
+ * keeps asserts), and replay refuses a log with one, between records or between the
+ * snapshot and the first record. An over-long encoded txn is fatal. */
+static void test_epoch_holes_refused(void **state)
+{
+    struct fx *f = *state;
+    char errlog[128];
+    snprintf(errlog, sizeof(errlog), "%s/stderr", f->dir);
+    void (*aborts[])(const char *) = {child_append_hole, child_append_epoch_hole};
+    for (int i = 0; i < 2; i++) {
+        char dir[128];
+        snprintf(dir, sizeof(dir), "%s/a%d", f->dir, i);
+        assert_int_equal(mkdir(dir, 0755), 0);
+        int status = run_child(aborts[i], dir, errlog);
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+            fail_msg("child %d: status 0x%x, want SIGABRT", i, status);
+    }
+    char dir[128];
+    snprintf(dir, sizeof(dir), "%s/big", f->dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    int status = run_child(child_append_over_limit, dir, errlog);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != WAL_EXIT_STATUS)
+        fail_msg("over-limit child: status 0x%x, want exit %d", status, WAL_EXIT_STATUS);
+    size_t elen;
+    char *etext = (char *)read_all(errlog, &elen);
+    etext[elen] = 0;
+    assert_non_null(strstr(etext, "over the record limit"));
+    free(etext);
+
+    /* holes written by separate logs: e|1 e|2, then e|4, (e+1)|2 or (e+1)|0 */
+    const int64_t head[] = {ZX(1, 1), ZX(1, 2)};
+    const int64_t tails[] = {ZX(1, 4), ZX(2, 2), ZX(2, 0)};
+    for (int i = 0; i < 3; i++) {
+        snprintf(dir, sizeof(dir), "%s/h%d", f->dir, i);
+        assert_int_equal(mkdir(dir, 0755), 0);
+        write_seq(dir, ZX(1, 1), head, 2, 2, NULL, 0, 0);
+        write_seq(dir, tails[i], tails + i, 1, 1, NULL, 0, 0);
+        replay_expect_missing(dir, 0);
+        replay_expect_missing(dir, ZX(1, 1));
+        /* a snapshot covering the hole skips it ((e+1)|0 is e|0xffffffff + 1) */
+        replay_expect_seq(dir, tails[i] - 1, tails + i, 1);
+    }
+    /* between the snapshot and the first record */
+    snprintf(dir, sizeof(dir), "%s/s", f->dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    const int64_t jump[] = {ZX(2, 1), ZX(2, 2)};
+    write_seq(dir, ZX(2, 1), jump, 2, 2, NULL, 0, 0);
+    replay_expect_seq(dir, ZX(1, 7), jump, 2);
+    replay_expect_seq(dir, 0, jump, 2);
+    char path[160];
+    log_name(path, sizeof(path), dir, ZX(2, 1));
+    assert_int_equal(unlink(path), 0);
+    const int64_t late[] = {ZX(3, 2)};
+    write_seq(dir, ZX(3, 2), late, 1, 1, NULL, 0, 0);
+    replay_expect_missing(dir, ZX(2, 5));
+    replay_expect_missing(dir, ZX(3, 0));
+    replay_expect_seq(dir, ZX(3, 1), late, 1);
+}
+
+/* Every file of a and b (the same names, in zxid order) is byte for byte the same. */
+static void expect_same_logs(const char *a, const char *b)
+{
+    char **na, **nb;
+    int64_t *za, *zb;
+    int n = zk_list_files(a, "log.", &na, &za);
+    assert_true(n > 0);
+    assert_int_equal(zk_list_files(b, "log.", &nb, &zb), n);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(za[i], zb[i]);
+        size_t la, lb;
+        uint8_t *pa = read_all(na[i], &la), *pb = read_all(nb[i], &lb);
+        assert_int_equal(la, lb);
+        assert_memory_equal(pa, pb, la);
+        free(pa);
+        free(pb);
+    }
+    zk_free_list(na, za, n);
+    zk_free_list(nb, zb, n);
+}
+
+/* Encoded txns queued with wal_append_bytes make the very files wal_append makes (rolls,
+ * preallocation and an epoch jump included), and replay reads them back. */
+static void test_append_bytes_same_files(void **state)
+{
+    struct fx *f = *state;
+    const int64_t runs[][2] = {{1, 2 * NKINDS}, {4, NKINDS + 3}};
+    int64_t zs[128];
+    int n = epoch_seq(zs, 128, runs, 2);
+    const int rolls[] = {7, 2 * NKINDS + 5, 0};
+    char dir[2][128];
+    for (int i = 0; i < 2; i++) {
+        snprintf(dir[i], sizeof(dir[i]), "%s/%s", f->dir, i ? "bytes" : "txns");
+        assert_int_equal(mkdir(dir[i], 0755), 0);
+        write_seq(dir[i], zs[0], zs, n, 4, rolls, i, 8192);
+    }
+    expect_same_logs(dir[0], dir[1]);
+    replay_expect_seq(dir[1], 0, zs, n);
+}
+
+/* Truncates dir after `after`, which must succeed, drop want txns and say so. */
+static void truncate_expect(const char *dir, int64_t after, int want)
+{
+    char err[512] = "", line[128];
+    capture_begin();
+    int rc = wal_truncate(dir, after, err, sizeof(err));
+    char *out = capture_end();
+    if (rc != want)
+        fail_msg("truncate of %s after 0x%" PRIx64 ": %d, want %d (%s)", dir, (uint64_t)after, rc, want, err);
+    snprintf(line, sizeof(line), "INFO  [zkfs] transaction log: dropped %d txns after zxid 0x%" PRIx64 "\n", want,
+             (uint64_t)after);
+    if (!strstr(out, line))
+        fail_msg("no \"%s\" in: %s", line, out);
+    free(out);
+}
+
+/* The end of the record of zxid in a log file (the file must hold it). */
+static size_t record_end(const char *path, int64_t zxid)
+{
+    size_t len, off[256];
+    uint8_t *p = read_all(path, &len);
+    int n = record_offsets(p, len, off, 255);
+    for (int i = 0; i < n; i++) {
+        struct txn x;
+        assert_int_equal(txn_decode(p + off[i] + 8, be32(p + off[i]), &x), ZOK);
+        int64_t z = x.zxid;
+        txn_free(&x);
+        if (z == zxid) {
+            free(p);
+            return off[i + 1];
+        }
+    }
+    fail_msg("%s does not hold zxid 0x%" PRIx64, path, (uint64_t)zxid);
+    return 0;
+}
+
+/* Truncation anywhere: inside a file, at either end of one, past the last txn (drops
+ * nothing), before the first (drops everything), at a zxid the log skipped over in an epoch
+ * jump. The file holding `after` ends right after its record (no preallocated zeros left),
+ * later files are gone, and the log continues from there (in a new epoch too): replay sees
+ * the kept txns, then the new ones. */
+static void test_truncate(void **state)
+{
+    struct fx *f = *state;
+    /* files (one per roll): 1..10 | 11..20 | 21..24 1:1..1:4 | 1:5..1:7 2:1..2:9 */
+    const int64_t runs[][2] = {{0, 24}, {1, 7}, {2, 9}};
+    int64_t zs[64];
+    int n = epoch_seq(zs, 64, runs, 3);
+    const int rolls[] = {10, 20, 28, 0};
+    const struct {
+        int64_t after;
+        int dropped, files;
+        int64_t hold;         /* the first zxid of the file cut (0: none left) */
+        int64_t next, add[3]; /* then logged: wal_open at next, add[] (0-terminated) */
+    } cases[] = {
+        {15, n - 15, 2, 11, 16, {16, 17, 0}},
+        {20, n - 20, 2, 11, 21, {21, 0}},
+        {21, n - 21, 3, 21, 22, {ZX(5, 1), ZX(5, 2), 0}},
+        {ZX(1, 4), 9 + 3, 3, 21, ZX(1, 5), {ZX(3, 1), 0}},
+        {ZX(1, 5), 9 + 2, 4, ZX(1, 5), ZX(1, 6), {ZX(1, 6), ZX(1, 7), ZX(1, 8)}},
+        {ZX(1, 30), 9, 4, ZX(1, 5), ZX(1, 31), {ZX(6, 1), 0}},
+        {ZX(2, 9), 0, 4, ZX(1, 5), ZX(2, 10), {ZX(2, 10), 0}},
+        {ZX(7, 3), 0, 4, ZX(1, 5), ZX(7, 4), {ZX(8, 1), 0}},
+        {0, n, 0, 0, 1, {1, 2, 0}},
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        char dir[128];
+        snprintf(dir, sizeof(dir), "%s/c%zu", f->dir, c);
+        assert_int_equal(mkdir(dir, 0755), 0);
+        write_seq(dir, 1, zs, n, 3, rolls, 0, 4096);
+        int64_t after = cases[c].after;
+        truncate_expect(dir, after, cases[c].dropped);
+        char **names;
+        int64_t *zx;
+        int nf = zk_list_files(dir, "log.", &names, &zx);
+        assert_int_equal(nf, cases[c].files);
+        if (nf) {
+            assert_int_equal(zx[nf - 1], cases[c].hold);
+            int64_t kept = zs[0];
+            for (int i = 0; i < n && zs[i] <= after; i++)
+                kept = zs[i];
+            assert_int_equal(file_size(names[nf - 1]), (int64_t)record_end(names[nf - 1], kept));
+        }
+        zk_free_list(names, zx, nf);
+        int k = 0;
+        int64_t want[64];
+        while (k < n && zs[k] <= after)
+            want[k] = zs[k], k++;
+        replay_expect_seq(dir, 0, want, k);
+        /* again: nothing more goes */
+        truncate_expect(dir, after, 0);
+        int m = 0;
+        while (m < 3 && cases[c].add[m])
+            want[k + m] = cases[c].add[m], m++;
+        write_seq(dir, cases[c].next, want + k, m, 2, NULL, c % 2, 0);
+        replay_expect_seq(dir, 0, want, k + m);
+        replay_expect_seq(dir, want[k], want, k + m);
+    }
+}
+
+/* Damage before `after` is reached (a flipped byte, a zeroed record with valid ones after
+ * it, a bad header) is refused with the file and offset, and nothing changes; damage past
+ * `after` is dropped with what follows it, uncounted. */
+static void test_truncate_refuses_damage(void **state)
+{
+    struct fx *f = *state;
+    const int64_t rolls[] = {11, 21, 0};
+    write_log(f->dir, 1, 30, 3, rolls, 0, 4096);
+    char path[128], older[128], newest[128];
+    log_name(path, sizeof(path), f->dir, 11);
+    log_name(older, sizeof(older), f->dir, 1);
+    log_name(newest, sizeof(newest), f->dir, 21);
+    size_t len, olen, nlen, off[32];
+    uint8_t *img = read_all(path, &len);
+    uint8_t *oimg = read_all(older, &olen), *nimg = read_all(newest, &nlen);
+    assert_int_equal(record_offsets(img, len, off, 31), 10);
+    const struct {
+        size_t at, n; /* bytes overwritten with `with`, or flipped by it */
+        int flip;
+        uint8_t with;
+        size_t record; /* the offset the message names (0: a header) */
+    } cases[] = {
+        {off[2] + 11, 1, 1, 0x40, off[2]},       /* a CRC mismatch */
+        {off[2], 2, 0, 0x7f, off[2]},            /* a length past the limit */
+        {off[2], 8, 0, 0, off[2]},               /* a zeroed record header, valid records after it */
+        {off[4], off[5] - off[4], 0, 0, off[4]}, /* the record of `after` itself zeroed */
+        {1, 1, 1, 0x20, 0},                      /* the magic */
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        uint8_t *p = malloc(len);
+        memcpy(p, img, len);
+        for (size_t i = cases[c].at; i < cases[c].at + cases[c].n; i++)
+            p[i] = cases[c].flip ? p[i] ^ cases[c].with : cases[c].with;
+        write_all_to(path, p, len);
+        char err[512] = "", want[64];
+        capture_begin();
+        int rc = wal_truncate(f->dir, 15, err, sizeof(err));
+        char *out = capture_end();
+        if (rc != -1)
+            fail_msg("case %zu: truncate returned %d", c, rc);
+        assert_non_null(strstr(err, path));
+        if (cases[c].record)
+            snprintf(want, sizeof(want), "offset %zu", cases[c].record);
+        else
+            snprintf(want, sizeof(want), "header");
+        if (!strstr(err, want))
+            fail_msg("case %zu: no \"%s\" in: %s", c, want, err);
+        assert_null(strstr(out, "dropped"));
+        free(out);
+        /* nothing changed */
+        size_t l;
+        uint8_t *now = read_all(path, &l);
+        assert_int_equal(l, len);
+        assert_memory_equal(now, p, len);
+        free(now);
+        now = read_all(older, &l);
+        assert_int_equal(l, olen);
+        assert_memory_equal(now, oimg, olen);
+        free(now);
+        now = read_all(newest, &l);
+        assert_int_equal(l, nlen);
+        assert_memory_equal(now, nimg, nlen);
+        free(now);
+        free(p);
+    }
+    /* right after `after`: the damaged 16 and the rest of its file go uncounted, 21..30 counted */
+    img[off[5] + 9] ^= 1;
+    write_all_to(path, img, len);
+    truncate_expect(f->dir, 15, 10);
+    assert_int_equal(file_size(newest), -1);
+    assert_int_equal(file_size(path), (int64_t)off[5]);
+    replay_expect(f->dir, 0, 15);
+    write_log(f->dir, 16, 18, 3, NULL, 0, 0);
+    replay_expect(f->dir, 0, 18);
+    free(img);
+    free(oimg);
+    free(nimg);
+}
+
 /* ---------- dump, listing, directory sync ---------- */
 
 static void test_wal_dump(void **state)
@@ -1553,6 +2035,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_every_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_preallocated, setup, teardown),
+        cmocka_unit_test(test_zxid_follows),
+        cmocka_unit_test_setup_teardown(test_log_epoch_jumps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_epoch_holes_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_bytes_same_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncate_refuses_damage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_dump, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_failure_is_fatal, setup, teardown),
