@@ -3,8 +3,11 @@
  * that a client nobody here wrote gets ZooKeeper's answers from a server.
  *
  *   zkc_scenario HOST:PORT SCENARIO ROOT
- * SCENARIO is crud, watch, multi, acl or session; ROOT is an existing znode under which the
- * scenario works. Lines are "<step> <rc name> [details]"; "fatal ..." and exit status 2
+ * SCENARIO is crud, watch, multi, acl, session or failover; ROOT is an existing znode under
+ * which the scenario works. failover (HOST:PORT a list of an ensemble's members) makes an
+ * ephemeral, prints "ready <host:port it is connected to>", waits for a line on stdin (the
+ * test kills that member meanwhile), then retries a create for up to 30 s and reports whether
+ * the session survived. Lines are "<step> <rc name> [details]"; "fatal ..." and exit status 2
  * when the scenario itself cannot go on (no connection). Test-only: links only against the
  * C client, never against zkfs code. */
 #include <errno.h>
@@ -21,6 +24,8 @@
 #ifndef THREADED
 #define THREADED 1
 #endif
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <zookeeper.h>
 
 #define WAIT_MS 15000
@@ -592,6 +597,47 @@ static void scenario_session(void)
     close_conn(&b);
 }
 
+static void scenario_failover(void)
+{
+    struct conn c = connect_or_die();
+    clientid_t cid = *zoo_client_id(c.zh);
+    step_create(c.zh, "create_ephemeral", P("fo-eph"), "", ZOO_EPHEMERAL, NULL);
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof(sa);
+    char host[64] = "?";
+    if (zookeeper_get_connected_host(c.zh, (struct sockaddr *)&sa, &salen) && sa.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&sa;
+        char ip[32];
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        snprintf(host, sizeof(host), "%s:%d", ip, ntohs(in->sin_port));
+    }
+    out("ready %s", host);
+    fflush(stdout);
+    char line[64];
+    if (!fgets(line, sizeof(line), stdin))
+        fatal("no go line on stdin");
+    /* the member is gone: the client must find another one within its session timeout */
+    int rc = ZCONNECTIONLOSS;
+    char made[512];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 600; i++) {
+        rc = zoo_create(c.zh, P("fo-after"), "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, made, sizeof(made));
+        if (rc != ZCONNECTIONLOSS && rc != ZOPERATIONTIMEOUT && rc != ZINVALIDSTATE)
+            break;
+        usleep(50000);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    out("create_after_failover %s", rcname(rc));
+    fprintf(stderr, "failover took %.2f s\n", (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    out("same_session %d", zoo_client_id(c.zh)->client_id == cid.client_id);
+    struct Stat st;
+    rc = zoo_exists(c.zh, P("fo-eph"), 0, &st);
+    out("ephemeral_after_failover %s owner_is_session=%d", rcname(rc), st.ephemeralOwner == cid.client_id);
+    out("state %s", state_name(zoo_state(c.zh)));
+    close_conn(&c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -613,6 +659,8 @@ int main(int argc, char **argv)
         scenario_acl();
     else if (!strcmp(s, "session"))
         scenario_session();
+    else if (!strcmp(s, "failover"))
+        scenario_failover();
     else {
         fprintf(stderr, "unknown scenario %s\n", s);
         return 2;
