@@ -3,7 +3,7 @@
 # Runs `apt-get update` once (a fresh machine's package lists are empty), then `apt-get install -y`.
 set -e
 PKGS="build-essential pkg-config libevent-dev libmsgpack-dev libfuse3-dev fuse3 libcmocka-dev
-      zookeeper zookeeper-bin libzookeeper-mt-dev python3-kazoo inotify-tools netcat-openbsd procps bc attr"
+      zookeeper zookeeper-bin libzookeeper-mt-dev python3-kazoo inotify-tools netcat-openbsd procps bc attr iptables"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
