@@ -38,6 +38,7 @@ struct conn {
     uint64_t id; /* known for outgoing ones; from HELLO for accepted ones */
     uint8_t nonce[PM_NONCE_LEN];
     char remote[96];
+    size_t allowance;  /* bytes a bulk transfer may queue beyond OUT_LIMIT (peer_net_allow) */
     struct conn *next; /* pending accepted connections */
 };
 
@@ -252,9 +253,12 @@ static void on_read(struct bufferevent *bev, void *arg)
     }
 }
 
+/* The output drained: a bulk transfer announced with peer_net_allow is over. */
 static void on_write(struct bufferevent *bev, void *arg)
 {
-    (void)bev, (void)arg;
+    (void)bev;
+    struct conn *c = arg;
+    c->allowance = 0;
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -466,11 +470,18 @@ int peer_net_send(struct peer_net *pn, uint64_t id, const struct peer_msg *m)
     struct slot *s = slot_of(pn, id);
     if (!s || !s->conn || !s->conn->authed)
         return ZCONNECTIONLOSS;
-    if (evbuffer_get_length(bufferevent_get_output(s->conn->bev)) > OUT_LIMIT) {
+    if (evbuffer_get_length(bufferevent_get_output(s->conn->bev)) > OUT_LIMIT + s->conn->allowance) {
         conn_close(s->conn, "not reading: more than 64 MiB queued for it, dropping the connection");
         return ZCONNECTIONLOSS;
     }
     return send_on(s->conn, m);
+}
+
+void peer_net_allow(struct peer_net *pn, uint64_t id, size_t bytes)
+{
+    struct slot *s = slot_of(pn, id);
+    if (s && s->conn && s->conn->authed)
+        s->conn->allowance += bytes;
 }
 
 long peer_net_refused(const struct peer_net *pn) { return pn->refused; }

@@ -46,6 +46,11 @@ struct peer_net *peer_net_new(struct event_base *base, uint64_t my_id, const str
  * disconnected. */
 int peer_net_send(struct peer_net *pn, uint64_t id, const struct peer_msg *m);
 
+/* Lets the next `bytes` queued for id go beyond the 64 MiB limit: a bulk transfer the caller
+ * has bounded itself (a snapshot for a follower), queued at once. The allowance ends when
+ * the connection's output has drained. */
+void peer_net_allow(struct peer_net *pn, uint64_t id, size_t bytes);
+
 /* Is an authenticated connection to id up? */
 int peer_net_is_up(const struct peer_net *pn, uint64_t id);
 

@@ -152,6 +152,8 @@ static void send_snapshot(struct quorum *q, uint64_t to, uint64_t zxid)
         fatal("cannot encode a snapshot for a follower: %s", err);
     struct peer_msg m = {.type = PM_SNAP, .zxid = zxid, .total_len = len};
     send_msg(q, to, &m);
+    /* the whole state goes out at once, ahead of the proposals that follow it */
+    peer_net_allow(q->pn, to, len + len / 16 + 4096);
     for (size_t off = 0; off < len; off += SNAP_CHUNK) {
         struct peer_msg c = {.type = PM_SNAPCHUNK, .data = buf + off, .data_len = len - off < SNAP_CHUNK ? len - off : SNAP_CHUNK};
         send_msg(q, to, &c);
