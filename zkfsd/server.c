@@ -935,7 +935,7 @@ void server_durable(struct server *s, int64_t zxid)
             struct zk_session *se;
             if (p->txn.type == ZOP_CREATESESSION && (se = sess_get(s->sessions, p->txn.session)))
                 se->holder = p->conn ? s->opts.server_id : p->from;
-            if (res.err && p->txn.type != ZOP_MULTI)
+            if (res.err && p->txn.type != ZOP_MULTI && p->txn.type != ZOP_ERROR)
                 LOG_WARN("txn 0x%" PRIx64 " (%s %s) applied with %s", (uint64_t)p->txn.zxid,
                          zop_name(p->txn.type), p->txn.path ? p->txn.path : "", zerr_name(res.err));
         } else if (p->txn.type == ZOP_ERROR) {
@@ -1573,9 +1573,10 @@ void server_revalidated(struct server *s, int64_t session, bool valid)
     for (struct zconn *c = s->conns; c; c = c->next)
         if (c->session == session && c->revalidating && !c->closed) {
             c->revalidating = false;
-            if (valid && se)
+            if (valid && se) {
                 attach(s, c, se);
-            else
+                replay_early(s, c); /* setWatches, auth, reads sent behind the ConnectRequest */
+            } else
                 send_connect_response(s, c, false);
             return;
         }
