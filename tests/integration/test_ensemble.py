@@ -13,7 +13,11 @@
 6. a kazoo session survives kill -9 of the member it is connected to (follower, leader):
    same session, ephemeral still there, never LOST;
 7. a minority cannot commit: srvr says it is not serving, a write fails, and is not there
-   once the majority is back.
+   once the majority is back;
+8. Apache ZooKeeper's C client (zkc_scenario failover, given every member) keeps its session
+   through kill -9 of the member it is connected to (a follower, the leader), and, on a
+   follower, through kill -9 of the leader: its retried create succeeds, same session, its
+   ephemeral still its own.
 
 Every test makes its own ensemble (tests/lib/ensemble.py) of ZKFS_SERVER's kind(s)
 (zkfsd by default; apache = Apache ZooKeeper 3.8, the reference the suite was proven
@@ -21,6 +25,8 @@ against). Waits are polls with generous deadlines; the only time limits asserted
 liveness ones (e.g. a new leader serves within 20 s).
 """
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -512,6 +518,182 @@ class SessionFailover(Base):
 
     def test_session_survives_kill9_of_the_leader(self):
         self._failover(kill_leader=True)
+
+
+# ---------------------------------------------------------------------------------------------
+def scenario_binary():
+    """Apache ZooKeeper's C client driven by tests/integration/zkc_scenario.c."""
+    return os.path.join(zkserver.build_dir(), "tests", "zkc_scenario")
+
+
+class _Scenario:
+    """One zkc_scenario process in its own process group: a thread collects its stdout
+    lines, its stderr goes to a file; stdin stays open for the scenario's "go" line."""
+
+    def __init__(self, args, err_path):
+        self.lines = []
+        self.eof = False
+        self.err_path = err_path
+        self._err = open(err_path, "wb")
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err,
+                                     text=True, bufsize=1, start_new_session=True)
+        self._t = threading.Thread(target=self._reader, daemon=True)
+        self._t.start()
+
+    def _reader(self):
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+        self.eof = True
+
+    def wait_line(self, prefix, timeout):
+        """The first line that starts with prefix (waits for it); AssertionError if the
+        scenario ends without it or after timeout."""
+        def find():
+            for line in self.lines:
+                if line.startswith(prefix):
+                    return line
+            if self.eof:
+                raise AssertionError("zkc_scenario ended without a %r line (exit status %s); output %r; stderr:\n%s"
+                                     % (prefix, self.proc.poll(), self.lines, self.stderr_tail()))
+            return None
+        return wait_until(find, timeout, lambda: "zkc_scenario to print %r (output so far %r)" % (prefix, self.lines))
+
+    def send(self, text):
+        try:
+            self.proc.stdin.write(text)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # it ended: its output says why
+
+    def finish(self, timeout):
+        """Waits for the scenario to end and its output to be read; returns its exit status."""
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("zkc_scenario did not finish within %.0f s; output %r; stderr:\n%s"
+                                 % (timeout, self.lines, self.stderr_tail()))
+        self._t.join(10)
+        return rc
+
+    def stderr_tail(self, n=15):
+        try:
+            with open(self.err_path, errors="replace") as f:
+                return "\n".join(f.read().splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout, self._err):
+            try:
+                f.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+@zktest.per_kind
+class CClientFailover(Base):
+    """zkc_scenario failover: Apache ZooKeeper's C client (libzookeeper_mt) given the connect
+    string of every member, creates ROOT/fo-eph (ephemeral), tells which member it is on,
+    then the test kills a member and the client must carry on with the same session. The
+    client shuffles the connect string: the test starts scenarios (each with its own ROOT;
+    the ones it does not use are killed) until one is on the kind of member it wants."""
+
+    EXPECTED_AFTER = ["create_after_failover ZOK", "same_session 1",
+                      "ephemeral_after_failover ZOK owner_is_session=1", "state CONNECTED", "done"]
+    TRIES = 30  # scenarios until one is on a leader (1 in 3) or a follower (2 in 3)
+
+    def _start_on(self, e, zk, on_leader):
+        """A scenario whose session is on the leader (on_leader) or on a follower, after its
+        "ready" line. Returns (scenario, its ROOT, the member it is on, the leader)."""
+        exe = scenario_binary()
+        if not os.access(exe, os.X_OK):
+            self.fail("%s is not built (run: make %s)" % (exe, os.path.relpath(exe, zkserver.REPO)))
+        by_addr = {e.hostport(i): i for i in e.ids}
+        leader = e.leader()
+        self.assertIsNotNone(leader, e.modes())
+        seen = []
+        for k in range(self.TRIES):
+            root = "/zkc-failover-%d" % k
+            zk.create(root)
+            sc = _Scenario([exe, e.connect_string(), "failover", root],
+                           os.path.join(e.dir, "zkc_scenario-%d.stderr" % k))
+            self.addCleanup(sc.kill)
+            self.assertEqual(sc.wait_line("create_ephemeral", 30), "create_ephemeral ZOK R/fo-eph", sc.stderr_tail())
+            ready = sc.wait_line("ready", 30)
+            addr = ready.split(" ", 1)[1] if " " in ready else ""
+            self.assertIn(addr, by_addr, "the scenario's member %r is none of %s" % (addr, by_addr))
+            on = by_addr[addr]
+            seen.append(on)
+            if (on == leader) == on_leader:
+                # Cross-checks: the ephemeral is the C client's session's, and that member
+                # serves it.
+                zk.sync(root)  # kazoo may be on another member than the C client
+                owner = zk.exists(root + "/fo-eph").ephemeralOwner
+                self.assertNotEqual(owner, 0)
+                self.assertIn("sid=0x%x," % owner, zkserver.fourlw(e.hostport(on), "cons", timeout=5.0),
+                              "member %d (%s) does not list the C client's session" % (on, addr))
+                self.assertEqual(e.leader(), leader, e.modes())
+                return sc, root, on, leader
+            sc.kill()  # its session expires later; its ROOT is not used again
+        self.fail("%d scenarios never had their session on %s (leader %d; they were on %s)"
+                  % (self.TRIES, "the leader" if on_leader else "a follower", leader, seen))
+
+    def _c_failover(self, on_leader, kill_leader):
+        e = self.make()
+        zk = self.client(e.connect_string())
+        sc, root, on, leader = self._start_on(e, zk, on_leader)
+        target = leader if kill_leader else on
+        sys.stderr.write("[C client on member %d (%s), killing member %d (%s)] "
+                         % (on, "leader" if on == leader else "follower", target,
+                            "leader" if target == leader else "follower"))
+        e.kill9(target)
+        sc.send("go\n")
+        rc = sc.finish(90)
+        took = [l for l in sc.stderr_tail(50).splitlines() if l.startswith("failover took")]
+        if took:
+            sys.stderr.write("[%s] " % took[-1])
+        self.assertEqual(sc.lines[2:], self.EXPECTED_AFTER,
+                         "zkc_scenario after killing member %d: exit status %s, output %r; stderr:\n%s"
+                         % (target, rc, sc.lines, sc.stderr_tail()))
+        self.assertEqual(rc, 0, sc.stderr_tail())
+        # Every survivor has the create; the scenario closed its session at the end, so its
+        # ephemeral goes (the close is a committed txn, like any other).
+        survivors = e.running()
+        self.assertEqual(len(survivors), 2)
+        e.wait_stable(30, ids=survivors)
+
+        def check(i):
+            zi = self.pinned(e, i)
+            zi.sync(root)
+            self.assertIsNotNone(zi.exists(root + "/fo-after"), "member %d lacks %s/fo-after" % (i, root))
+
+            def gone():
+                zi.sync(root)
+                return zi.exists(root + "/fo-eph") is None
+            wait_until(gone, SESSION_TIMEOUT + 10, "member %d to drop the closed session's ephemeral" % i)
+            self.drop(zi)
+        for i in survivors:
+            check(i)
+        # The killed member comes back and learns all of it.
+        e.start_member(target)
+        e.wait_stable(30, ids=e.ids)
+        check(target)
+
+    def test_c_client_survives_kill9_of_its_follower(self):
+        self._c_failover(on_leader=False, kill_leader=False)
+
+    def test_c_client_survives_kill9_of_its_leader(self):
+        self._c_failover(on_leader=True, kill_leader=True)
+
+    def test_c_client_on_a_follower_survives_kill9_of_the_leader(self):
+        self._c_failover(on_leader=False, kill_leader=True)
 
 
 # ---------------------------------------------------------------------------------------------
