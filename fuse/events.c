@@ -607,6 +607,7 @@ static void new_session(evutil_socket_t fd, short what, void *arg)
     zkc_close_async(dead, closed_old, NULL);
     m->session_id = 0;
     m->recursive_watch = 0;
+    itable_forget_files(&m->it); /* a new session: what we made may be anyone's now */
     invalidate_everything(m);
     events_arm(m);
 }

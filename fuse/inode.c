@@ -1,6 +1,7 @@
 /* The inode table and node cache of the mount. See inode.h. */
 #include "fuse/inode.h"
 
+#include "common/log.h"
 #include "fuse/shape.h"
 
 #include <assert.h>
@@ -34,6 +35,7 @@ int itable_init(struct itable *t)
     hmap_init(&t->by_id);
     hmap_init(&t->by_key);
     hmap_init(&t->nodes);
+    hmap_init(&t->as_file);
     t->next_id = 2;
     struct inode *root = calloc(1, sizeof(*root));
     if (!root)
@@ -73,6 +75,7 @@ void itable_free(struct itable *t)
     hmap_free(&t->by_id);
     hmap_free(&t->by_key);
     hmap_free(&t->nodes);
+    hmap_free(&t->as_file);
 }
 
 struct inode *itable_get(const struct itable *t, uint64_t nodeid)
@@ -229,6 +232,7 @@ struct node *itable_node_make(struct itable *t, const char *path)
         return NULL;
     n->path = strdup(path);
     n->world_perms = -1;
+    n->created_as_file = hmap_gets(&t->as_file, path) != NULL;
     hmap_init(&n->child_set);
     if (!n->path || hmap_put_borrowed(&t->nodes, n->path, strlen(n->path), n) < 0) {
         free(n->path);
@@ -374,8 +378,21 @@ void itable_parent_child(struct itable *t, const char *path, int add)
     pn->have_stat = 0;
 }
 
+void itable_mark_file(struct itable *t, const char *path)
+{
+    if (hmap_puts(&t->as_file, path, (void *)1) < 0)
+        LOG_WARN("out of memory remembering that %s was created as a file", path);
+}
+
+void itable_forget_files(struct itable *t)
+{
+    hmap_free(&t->as_file);
+    hmap_init(&t->as_file);
+}
+
 void itable_gone(struct itable *t, const char *path)
 {
+    hmap_dels(&t->as_file, path);
     itable_detach_path(t, path);
     itable_node_drop(t, path);
     itable_parent_child(t, path, 0);
@@ -396,6 +413,5 @@ void itable_invalidate_all(struct itable *t)
     for (size_t i = 0; hmap_next(&t->nodes, &i, &s);) {
         struct node *n = s->val;
         node_invalidate(n);
-        n->created_here = 0;
     }
 }

@@ -26,7 +26,6 @@ struct node {
     int32_t nchildren;
     struct hmap child_set; /* names -> (void *)1, for membership when have_children */
     int created_as_file;   /* this mount created it as a file: it stays a file */
-    int created_here;      /* this mount created it during this session */
     int wdata, wchild;     /* one-shot mode: a data / child watch is armed on it */
 };
 
@@ -51,8 +50,17 @@ struct itable {
     struct hmap by_id;  /* nodeid -> inode */
     struct hmap by_key; /* kind char + path -> inode (current ones only) */
     struct hmap nodes;  /* path -> node */
+    /* paths this mount created as files and that still exist: the node cache may forget a
+     * node (the kernel forgot it, a reconnect dropped the cache), not what we made, so an
+     * empty file we made never turns into a directory under its writer */
+    struct hmap as_file;
     uint64_t next_id;
 };
+
+/* Remembers that this mount created path as a file (see as_file); forgotten when the path
+ * is gone (itable_gone) or for a new session (itable_forget_files). */
+void itable_mark_file(struct itable *t, const char *path);
+void itable_forget_files(struct itable *t);
 
 /* Initialises the tables with the root inode (nodeid 1, a directory on "/"). */
 int itable_init(struct itable *t);

@@ -1216,7 +1216,8 @@ static void create_reply(struct rq *q, const char *created, const struct zk_stat
         n->world_perms = ZPERM_ALL;
         n->have_acl = 1;
         n->created_as_file = !q->is_dir;
-        n->created_here = 1;
+        if (!q->is_dir)
+            itable_mark_file(&m->it, created);
         in = itable_obtain(&m->it, INODE_NODE, created, q->is_dir, ino_of(INODE_NODE, created, st));
     }
     itable_parent_child(&m->it, created, 1);

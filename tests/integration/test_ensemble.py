@@ -20,8 +20,8 @@
    ephemeral still its own.
 
 Every test makes its own ensemble (tests/lib/ensemble.py) of ZKFS_SERVER's kind(s)
-(zkfsd by default; apache = Apache ZooKeeper 3.8, the reference the suite was proven
-against). Waits are polls with generous deadlines; the only time limits asserted are
+(both by default: zkfsd, and Apache ZooKeeper 3.8 as the reference the suite is proven
+against; ZKFS_SERVER=zkfsd or apache selects one). Waits are polls with generous deadlines; the only time limits asserted are
 liveness ones (e.g. a new leader serves within 20 s).
 """
 import os
@@ -32,6 +32,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+os.environ.setdefault("ZKFS_SERVER", "both")
 import ensemble  # noqa: E402
 import zkserver  # noqa: E402
 import zktest  # noqa: E402
