@@ -137,6 +137,7 @@ bench: deps
 	-@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) sh tests/bench/run.sh
 	@BUILD=$(BUILD) bash tests/bench/mount.sh
+	@BUILD=$(BUILD) /usr/bin/python3 tests/bench/ensemble.py
 
 format:
 	clang-format -i $(wildcard common/*.[ch] zkfsd/*.[ch] client/*.[ch] replication/*.[ch] fuse/*.[ch] tests/*/*.c)

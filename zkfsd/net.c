@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/hmap.h"
 #include "common/log.h"
 #include "common/zerr.h"
@@ -48,14 +49,7 @@ struct net {
     int port;
 };
 
-static int64_t now_ms(clockid_t clk)
-{
-    struct timespec ts;
-    clock_gettime(clk, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void tick_clock(struct net *n) { server_set_time(n->srv, now_ms(CLOCK_MONOTONIC), now_ms(CLOCK_REALTIME)); }
+static void tick_clock(struct net *n) { server_set_time(n->srv, mono_ms(), wall_ms()); }
 
 static void ip_count(struct net *n, const char *ip, int delta)
 {
@@ -338,7 +332,7 @@ struct net *net_new(const struct zk_config *cfg)
         .server_id = config_is_quorum(cfg) ? cfg->myid : 0,
     };
     struct server_io io = {.ctx = n, .send = io_send, .close = io_close, .log_append = NULL};
-    n->srv = server_new(&o, &io, now_ms(CLOCK_MONOTONIC), now_ms(CLOCK_REALTIME));
+    n->srv = server_new(&o, &io, mono_ms(), wall_ms());
     if (!n->srv)
         goto fail;
 

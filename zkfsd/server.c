@@ -1048,6 +1048,23 @@ static void handle_auth(struct server *s, struct zconn *c, struct zk_request *q)
     }
 }
 
+/* A request answered later: its decoded form must not borrow the caller's frame. */
+static int keep_frame(struct preq *pq, const uint8_t *p, size_t n)
+{
+    uint8_t *copy = malloc(n ? n : 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, p, n);
+    jute_free_request(&pq->req);
+    struct jrd r;
+    jr_init(&r, copy, n);
+    pq->req.xid = jr_int(&r);
+    pq->req.type = jr_int(&r);
+    jute_read_request(&r, &pq->req);
+    pq->frame = copy;
+    return 0;
+}
+
 int server_frame(struct server *s, struct zconn *c, const uint8_t *p, size_t n)
 {
     if (c->closed || c->closing)
@@ -1110,18 +1127,10 @@ int server_frame(struct server *s, struct zconn *c, const uint8_t *p, size_t n)
     }
     if (pq->type == ZOP_SYNC && forwarding(s)) {
         /* answered as a read once this server has applied what the leader had committed */
-        uint8_t *copy = malloc(n ? n : 1);
-        if (!copy) {
+        if (keep_frame(pq, p, n) < 0) {
             preq_free(pq);
             return -1;
         }
-        memcpy(copy, p, n);
-        jute_free_request(&pq->req);
-        jr_init(&r, copy, n);
-        pq->req.xid = jr_int(&r);
-        pq->req.type = jr_int(&r);
-        jute_read_request(&r, &pq->req);
-        pq->frame = copy;
         pq->state = PQ_INFLIGHT;
         pq->sync_wait = true;
         pq->remote = true;
@@ -1137,18 +1146,10 @@ int server_frame(struct server *s, struct zconn *c, const uint8_t *p, size_t n)
             return 0;
         }
         /* behind a write of this connection: keep the frame, answer in order */
-        uint8_t *copy = malloc(n ? n : 1);
-        if (!copy) {
+        if (keep_frame(pq, p, n) < 0) {
             preq_free(pq);
             return -1;
         }
-        memcpy(copy, p, n);
-        jute_free_request(&pq->req);
-        jr_init(&r, copy, n);
-        pq->req.xid = jr_int(&r);
-        pq->req.type = jr_int(&r);
-        jute_read_request(&r, &pq->req);
-        pq->frame = copy;
         pq->state = PQ_READ;
         enqueue(c, pq);
         return 0;

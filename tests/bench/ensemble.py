@@ -15,6 +15,7 @@ write succeeds. Memory: the members' summed resident set (VmRSS) after the workl
 Output: the table on stdout and appended to build/bench-results.txt.
 Environment: BUILD (build/rel), BENCH_SECS (3), BENCH_FAILOVERS (3), BENCH_OUT.
 """
+import logging
 import os
 import re
 import subprocess
@@ -114,6 +115,7 @@ def median(v):
 
 
 def main():
+    logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # failovers make it chatty
     if not os.path.exists(ZKLOAD):
         print("ensemble bench: %s is missing (make bench builds it)" % ZKLOAD)
         return 1
