@@ -120,6 +120,18 @@ class Base:
         if zk in self._clients:
             self._clients.remove(zk)
 
+    def fresh_write(self, e, i, path):
+        """try_write through a new client of member i only (False too when it cannot connect
+        within 5 s); the client is dropped after."""
+        fresh = self.client(e.hostport(i), start=False)
+        try:
+            fresh.start(timeout=5)
+            return try_write(fresh, path)
+        except KazooTimeoutError:
+            return False
+        finally:
+            self.drop(fresh)
+
     def connected_member(self, e, zk):
         """The member whose `cons` lists zk's session (exactly one must)."""
         sid = "sid=0x%x," % zk.client_id[0]
@@ -320,18 +332,28 @@ class CatchUp(Base):
         exp.update({p: (p.encode(), 0) for p in paths})
         return exp
 
-    def test_stopped_follower_catches_up(self):
+    def _follower_and_writes(self):
+        """A started ensemble, one of its followers, the other members, a client of those,
+        and the tree of 20 writes made through it under /before: (e, f, rest, zk, before)."""
         e = self.make()
         f = e.followers()[0]
         rest = e.others(f)
         zk = self.client(e.connect_string(rest))
-        before = self._writes(zk, "/before", "before", 20)
+        return e, f, rest, zk, self._writes(zk, "/before", "before", 20)
+
+    def _rejoins(self, e, f, rest, what, trees):
+        """Starts member f again: it must follow (what: the wait's description), then have
+        each of trees (root: expected tree) as the members rest have it."""
+        e.start_member(f)
+        e.wait_mode(f, lambda m: m == "follower", 30, what)
+        for root, exp in trees.items():
+            self.assert_trees_equal(e, root, [f] + rest, exp)
+
+    def test_stopped_follower_catches_up(self):
+        e, f, rest, zk, before = self._follower_and_writes()
         e.stop(f)
         during = self._writes(zk, "/during", "during")
-        e.start_member(f)
-        e.wait_mode(f, lambda m: m == "follower", 30, "the restarted follower to follow")
-        self.assert_trees_equal(e, "/before", [f] + rest, before)
-        self.assert_trees_equal(e, "/during", [f] + rest, during)
+        self._rejoins(e, f, rest, "the restarted follower to follow", {"/before": before, "/during": during})
         # and it keeps following: a write after it is back reaches it
         zk.create("/after", b"after")
         zf = self.pinned(e, f)
@@ -339,11 +361,7 @@ class CatchUp(Base):
         self.assertEqual(zf.get("/after")[0], b"after")
 
     def test_wiped_follower_catches_up(self):
-        e = self.make()
-        f = e.followers()[0]
-        rest = e.others(f)
-        zk = self.client(e.connect_string(rest))
-        before = self._writes(zk, "/before", "before", 20)
+        e, f, rest, zk, before = self._follower_and_writes()
         e.kill9(f)
         e.wipe(f)
         self.assertEqual(sorted(os.listdir(e.member(f).data_dir)), ["myid"])
@@ -351,11 +369,7 @@ class CatchUp(Base):
         # More txns than a leader keeps for a DIFF (zkfsd: 500): the follower needs a SNAP.
         bulk = self._bulk(zk, "/bulk", 700)
         since = e.member(f).log_size()
-        e.start_member(f)
-        e.wait_mode(f, lambda m: m == "follower", 30, "the wiped follower to follow")
-        self.assert_trees_equal(e, "/before", [f] + rest, before)
-        self.assert_trees_equal(e, "/during", [f] + rest, during)
-        self.assert_trees_equal(e, "/bulk", [f] + rest, bulk)
+        self._rejoins(e, f, rest, "the wiped follower to follow", {"/before": before, "/during": during, "/bulk": bulk})
         rx = SNAP_LOG_RX.get(self.KIND)
         if rx:
             self.assertRegex(e.member(f).log_text(since), rx, "the wiped follower's log does not mention %r" % rx)
@@ -391,13 +405,7 @@ class Partition(Base):
         self.assertFalse(try_write(zk_old, "/p/lost-old-client"),
                          "a write through the isolated old leader succeeded (modes %s)" % e.modes())
         self.drop(zk_old)  # nothing may send the queued create later
-        fresh = self.client(e.hostport(old), start=False)
-        try:
-            fresh.start(timeout=5)
-            told = try_write(fresh, "/p/lost-new-client")
-        except KazooTimeoutError:
-            told = False
-        self.drop(fresh)
+        told = self.fresh_write(e, old, "/p/lost-new-client")
         self.assertFalse(told, "a write through the isolated old leader succeeded (modes %s)" % e.modes())
         self.assertNotEqual(e.mode(old), "leader")
         self.assertEqual(e.mode(new), "leader")
@@ -714,13 +722,7 @@ class Minority(Base):
         told = try_write(zr, "/m/lost")
         self.drop(zr)  # nothing may send the queued create later
         self.assertTrue(e.not_serving(r), e.srvr(r))
-        fresh = self.client(e.hostport(r), start=False)
-        try:
-            fresh.start(timeout=5)
-            told2 = try_write(fresh, "/m/lost2")
-        except KazooTimeoutError:
-            told2 = False
-        self.drop(fresh)
+        told2 = self.fresh_write(e, r, "/m/lost2")
         for i in down:
             e.start_member(i, wait=False)
         e.wait_stable(60, ids=e.ids)

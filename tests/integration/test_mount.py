@@ -43,6 +43,7 @@ os.environ.setdefault("ZKFS_SERVER", "both")
 import mount as zkmount  # noqa: E402
 import zkserver  # noqa: E402
 import zktest  # noqa: E402
+from mount import kill_group, read, try_read  # noqa: E402
 from zktest import wait_until  # noqa: E402
 
 from kazoo.exceptions import LockTimeout  # noqa: E402
@@ -67,22 +68,9 @@ WORLD_R = [make_acl("world", "anyone", read=True)]
 # ---------------------------------------------------------------------------------------------
 # helpers
 
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def write(path, data, mode="wb"):
     with open(path, mode) as f:
         f.write(data)
-
-
-def try_read(path):
-    """The file's contents, or None if reading fails (for polling)."""
-    try:
-        return read(path)
-    except OSError:
-        return None
 
 
 def quiet(pred):
@@ -178,60 +166,11 @@ def default_signals():
         signal.signal(s, signal.SIG_DFL)
 
 
-def kill_group(p, sig=signal.SIGKILL):
-    """Signals the process group of a Popen started with start_new_session (our own), while
-    its leader runs (a flock holder and its `sleep` go together)."""
-    if p.poll() is not None:
-        return
-    try:
-        os.killpg(p.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-class Inotify:
-    """inotifywait -m on paths of the mount; lines are collected with their arrival time."""
-
-    def __init__(self, test, *paths):
-        self.lines = []
-        self.err = []
-        self.p = subprocess.Popen(["inotifywait", "-m", "-e", "modify,create,delete,delete_self",
-                                   "--format", "%e %w%f"] + list(paths),
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True, bufsize=1, start_new_session=True)
-        test._procs.append(self.p)
-        for stream, sink in ((self.p.stdout, self.lines), (self.p.stderr, self.err)):
-            threading.Thread(target=self._reader, args=(stream, sink), daemon=True).start()
-        wait_until(lambda: any("Watches established" in l for _, l in self.err) or self.p.poll() is not None,
-                   15.0, "inotifywait to set up its watches")
-        if self.p.poll() is not None:
-            raise AssertionError("inotifywait failed: %s" % " ".join(l for _, l in self.err))
-
-    @staticmethod
-    def _reader(stream, sink):
-        for line in stream:
-            sink.append((time.monotonic(), line.rstrip("\n")))
-
-    def wait(self, event, path, since, timeout=SHORT):
-        """The arrival time of the first line at index >= since whose events include event
-        and whose path is path; AssertionError after timeout."""
-        def find():
-            for t, line in self.lines[since:]:
-                ev, _, p = line.partition(" ")
-                if event in ev.split(",") and p.rstrip("/") == path.rstrip("/"):
-                    return t
-            return None
-        return wait_until(find, timeout, lambda: "inotify %s %s (saw %r)" % (event, path,
-                                                                         [l for _, l in self.lines[since:]]))
-
-    def stop(self):
-        kill_group(self.p)
-        self.p.wait(5)
-
-
 # ---------------------------------------------------------------------------------------------
-class Base(zktest.ServerTest):
+class Base(zkmount.MountTest, zktest.ServerTest):
     TICK_TIME = TICK
+    TEST_BUDGET = TEST_BUDGET
+    CHILD_PREEXEC = staticmethod(default_signals)
 
     def setUp(self):
         self._mounts = []
@@ -242,32 +181,10 @@ class Base(zktest.ServerTest):
         self.addCleanup(self._release)
         self.tmp = tempfile.mkdtemp(prefix="zkfs-mt-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
-        self._watchdog = zkmount.Watchdog(TEST_BUDGET, self._on_watchdog)
-
-    def _on_watchdog(self):
-        sys.stderr.write("\nwatchdog: %s ran over %.0f s: killing its mounts and processes\n"
-                         % (self.id(), TEST_BUDGET))
-        for p in list(self._procs):
-            kill_group(p)
-        for m in list(self._mounts):
-            m.kill9()
+        self.start_watchdog()
 
     def _release(self):
-        if self._watchdog:
-            self._watchdog.cancel()
-        for p in self._procs:
-            kill_group(p)
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-            for f in (p.stdout, p.stderr):
-                if f:
-                    try:
-                        f.close()
-                    except Exception:  # noqa: BLE001
-                        pass
-        self._procs = []
+        self.release_procs()
         for m in self._mounts:
             m.cleanup()
         self._mounts = []
@@ -296,20 +213,7 @@ class Base(zktest.ServerTest):
     def mp(self, *parts):
         return self.m.path(*parts)
 
-    # processes ------------------------------------------------------------------------------
-    def run_cmd(self, args, timeout=30.0):
-        """Runs a command to its end; returns (status, stdout, stderr)."""
-        p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             start_new_session=True, preexec_fn=default_signals)
-        self._procs.append(p)
-        try:
-            out, err = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            kill_group(p)
-            p.communicate()
-            self.fail("%s did not finish within %.0f s" % (" ".join(args), timeout))
-        return p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-
+    # processes (run_cmd: zkmount.MountTest) -------------------------------------------------
     def sh(self, script, timeout=30.0):
         rc, out, err = self.run_cmd(["sh", "-c", script], timeout)
         self.assertEqual(rc, 0, "sh -c %r: status %d, stderr %r" % (script, rc, err))
@@ -914,7 +818,7 @@ class InotifyEvents(Base):
         self.visible("w/f", "w/g")
         self.assertEqual(sorted(os.listdir(w)), ["f", "g"])
         self.assertEqual(read(self.mp("w", "f")), b"1")
-        ino = Inotify(self, w, self.mp("w", "g"))
+        ino = zkmount.Inotify(self, w, self.mp("w", "g"), timeout=SHORT)
         lat = []
 
         def step(what, op, event, path):

@@ -30,8 +30,6 @@ ensembles killed after them.
 """
 import errno
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -43,6 +41,7 @@ import ensemble  # noqa: E402
 import mount as zkmount  # noqa: E402
 import zkserver  # noqa: E402
 import zktest  # noqa: E402
+from mount import read, try_read  # noqa: E402
 from zktest import wait_until  # noqa: E402
 
 from kazoo.client import KazooClient  # noqa: E402
@@ -59,18 +58,6 @@ MOUNT_TRIES = 30  # mounts until one's session is where the test wants it (each:
 # What an operation of the mount may fail with while the ensemble has no leader (README:
 # connection loss, no server within the session timeout). Anything else fails the test.
 TRANSIENT = {errno.EIO}
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def try_read(path):
-    try:
-        return read(path)
-    except OSError:
-        return None
 
 
 def try_listdir(path):
@@ -112,15 +99,6 @@ def errno_names(failures):
         k = "%s:%s" % (f[1], errno.errorcode.get(f[2], f[2]))
         counts[k] = counts.get(k, 0) + 1
     return counts
-
-
-def kill_group(p, sig=signal.SIGKILL):
-    if p.poll() is not None:
-        return
-    try:
-        os.killpg(p.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class Writer(threading.Thread):
@@ -174,79 +152,24 @@ class Writer(threading.Thread):
         return not self.is_alive()
 
 
-class Inotify:
-    """inotifywait -m on paths of the mount; lines are collected with their arrival time."""
-
-    def __init__(self, test, *paths):
-        self.lines = []
-        self.err = []
-        self.p = subprocess.Popen(["inotifywait", "-m", "-e", "modify,create,delete,delete_self",
-                                   "--format", "%e %w%f"] + list(paths),
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True, bufsize=1, start_new_session=True)
-        test._procs.append(self.p)
-        for stream, sink in ((self.p.stdout, self.lines), (self.p.stderr, self.err)):
-            threading.Thread(target=self._reader, args=(stream, sink), daemon=True).start()
-        wait_until(lambda: any("Watches established" in l for _, l in self.err) or self.p.poll() is not None,
-                   15.0, "inotifywait to set up its watches")
-        if self.p.poll() is not None:
-            raise AssertionError("inotifywait failed: %s" % " ".join(l for _, l in self.err))
-
-    @staticmethod
-    def _reader(stream, sink):
-        for line in stream:
-            sink.append((time.monotonic(), line.rstrip("\n")))
-
-    def wait(self, event, path, since, timeout=SEEN_WITHIN):
-        """The arrival time of the first line at index >= since with event for path."""
-        def find():
-            for t, line in self.lines[since:]:
-                ev, _, p = line.partition(" ")
-                if event in ev.split(",") and p.rstrip("/") == path.rstrip("/"):
-                    return t
-            return None
-        return wait_until(find, timeout, lambda: "inotify %s %s (saw %r)"
-                          % (event, path, [l for _, l in self.lines[since:]]))
-
-
 # ---------------------------------------------------------------------------------------------
-class Base:
+class Base(zkmount.MountTest):
     KIND = "zkfsd"
+    TEST_BUDGET = TEST_BUDGET
 
     def setUp(self):
         self._clients = []
         self._mounts = []
         self._procs = []
         self._writers = []
-        self._watchdog = zkmount.Watchdog(TEST_BUDGET, self._on_watchdog)
-
-    def _on_watchdog(self):
-        sys.stderr.write("\nwatchdog: %s ran over %.0f s: killing its mounts and processes\n"
-                         % (self.id(), TEST_BUDGET))
-        for p in list(self._procs):
-            kill_group(p)
-        for m in list(self._mounts):
-            m.kill9()
+        self.start_watchdog()
 
     def tearDown(self):
         # Before the ensemble goes (addCleanup runs after tearDown): writers, processes,
         # mounts (their sessions close), kazoo clients.
-        self._watchdog.cancel()
         for w in self._writers:
             w.halt.set()
-        for p in self._procs:
-            kill_group(p)
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-            for f in (p.stdout, p.stderr):
-                if f:
-                    try:
-                        f.close()
-                    except Exception:  # noqa: BLE001
-                        pass
-        self._procs = []
+        self.release_procs()
         for m in self._mounts:
             try:
                 m.cleanup()
@@ -333,18 +256,6 @@ class Base:
             except OSError:
                 pass
         return hits
-
-    def run_cmd(self, args, timeout=30.0):
-        p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             start_new_session=True)
-        self._procs.append(p)
-        try:
-            out, err = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            kill_group(p)
-            p.communicate()
-            self.fail("%s did not finish within %.0f s" % (" ".join(args), timeout))
-        return p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
     def assert_mount_alive(self, m):
         self.assertTrue(m.alive(), "zkfs-mount exited (status %s); log:\n%s"
@@ -456,7 +367,7 @@ class SessionThroughLeaderCrash(Base):
                    SEEN_WITHIN, "kazoo's w/f and w/g to show through the mount")
         self.assertEqual(sorted(os.listdir(m.path("w"))), ["f", "g"])
         wdir = m.path("w")
-        ino = Inotify(self, wdir)
+        ino = zkmount.Inotify(self, wdir, timeout=SEEN_WITHIN)
         # inotify works before the crash (else the check after it would prove nothing).
         since = len(ino.lines)
         zk.set(root + "/w/g", b"g1")
@@ -538,27 +449,12 @@ class SessionThroughLeaderCrash(Base):
 
 
 # ---------------------------------------------------------------------------------------------
-def _on_failed(bad):
-    for m in zkmount.all_mounts():
-        if m.test_id in bad:
-            print("---- %s log tail (%s, %s) ----" % (m.name, m.test_id, m.log_path))
-            print(m.log_tail(60))
+def _ensemble_logs(bad):
     for e in ensemble.all_ensembles():
         if e.owner in bad:
             print("==== %s (test %s), dir %s ====" % (e.name, e.owner, e.dir))
             print(e.log_tails(60))
 
 
-def _cleanup():
-    zkmount.unmount_all()  # first: the sessions close while their servers run
-    ensemble.cleanup_all()
-
-
 if __name__ == "__main__":
-    t0 = time.monotonic()
-
-    def _after():
-        zkmount.remove_all_dirs()
-        print("(%.1f s)" % (time.monotonic() - t0))
-
-    zktest.main(prefix="mount-ensemble", on_failed=_on_failed, cleanup=_cleanup, after=_after)
+    zkmount.main("mount-ensemble", log_lines=60, on_failed=_ensemble_logs, cleanup=ensemble.cleanup_all)

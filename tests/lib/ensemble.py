@@ -41,9 +41,9 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 
 import zkserver
+from zktest import wait_until
 
 _ensembles = []
 _seq = itertools.count(1)
@@ -55,20 +55,6 @@ UID_BASE = 61000
 
 class EnsembleError(Exception):
     pass
-
-
-def _wait(pred, timeout, what):
-    """Polls pred() until truthy and returns it; AssertionError with what() after timeout."""
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what() if callable(what) else what))
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.2)
 
 
 def _unused_uid(start):
@@ -86,8 +72,9 @@ def _unused_uid(start):
         uid += 1
 
 
-class Member:
-    """One member's files and process. Use it through Ensemble's methods."""
+class Member(zkserver.ServerLog):
+    """One member's files and process (its log: zkserver.ServerLog). Use it through
+    Ensemble's methods."""
 
     def __init__(self, ens, sid, observer):
         self.ens = ens
@@ -116,29 +103,6 @@ class Member:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
-
-    def log_size(self):
-        try:
-            return os.path.getsize(self.log_path)
-        except OSError:
-            return 0
-
-    def log_text(self, since=0):
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(since)
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, n=40):
-        lines = self.log_text().splitlines()
-        try:
-            with open(self.stdout_path, errors="replace") as f:
-                lines += ["[stdout] " + l for l in f.read().splitlines()]
-        except OSError:
-            pass
-        return "\n".join(lines[-n:])
 
 
 class Ensemble:
@@ -264,24 +228,9 @@ class Ensemble:
             f.write("\n".join(self.config_lines(i)) + "\n")
 
     def _command(self, m):
-        if self.kind == "zkfsd":
-            exe = zkserver.zkfsd_path()
-            if not os.access(exe, os.X_OK):
-                raise EnsembleError("%s is not built (run: make bin/zkfsd)" % exe)
-            return [exe, m.cfg_path]
-        props = os.path.join(m.dir, "log4j.properties")
-        with open(props, "w") as f:
-            f.write("log4j.rootLogger=INFO, FILE\n"
-                    "log4j.appender.FILE=org.apache.log4j.FileAppender\n"
-                    "log4j.appender.FILE.File=%s\n"
-                    "log4j.appender.FILE.Append=true\n"
-                    "log4j.appender.FILE.layout=org.apache.log4j.PatternLayout\n"
-                    "log4j.appender.FILE.layout.ConversionPattern=%%d{ISO8601} %%-5p [%%t:%%C{1}@%%L] - %%m%%n\n"
-                    % m.log_path)
-        return ["java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
-                "-Dlog4j.configuration=file:" + props, "-Dzookeeper.jmx.log4j.disable=true",
-                "-Dzookeeper.cnxTimeout=1000", "-Dzookeeper.fastleader.maxNotificationInterval=2000",
-                "-cp", zkserver.apache_classpath(), "org.apache.zookeeper.server.quorum.QuorumPeerMain", m.cfg_path]
+        return zkserver.server_command(self.kind, m.cfg_path, m.log_path, heap="256m",
+                                       java_opts=["-XX:-UsePerfData", "-Dzookeeper.cnxTimeout=1000",
+                                                  "-Dzookeeper.fastleader.maxNotificationInterval=2000"])
 
     def _chown(self, m):
         if m.uid is None:
@@ -447,13 +396,13 @@ class Ensemble:
                 if i not in exclude and self.mode(i) == "leader":
                     return i
             return None
-        return _wait(pick, timeout, lambda: "a leader among %s of %s (modes %s)"
-                     % ([i for i in self.ids if i not in exclude], self.name, self.modes()))
+        return wait_until(pick, timeout, lambda: "a leader among %s of %s (modes %s)"
+                          % ([i for i in self.ids if i not in exclude], self.name, self.modes()))
 
     def wait_serving(self, i, timeout=20.0):
         """Waits until member i serves; returns its mode."""
-        return _wait(lambda: self.mode(i), timeout, lambda: "member %d of %s to serve (srvr: %r)"
-                     % (i, self.name, self.srvr(i)))
+        return wait_until(lambda: self.mode(i), timeout, lambda: "member %d of %s to serve (srvr: %r)"
+                          % (i, self.name, self.srvr(i)))
 
     def wait_mode(self, i, pred, timeout=20.0, what=None):
         """Waits until pred(mode(i)) is true; returns that mode (which may be None)."""
@@ -465,7 +414,8 @@ class Ensemble:
                 box.append(mo)
                 return True
             return False
-        _wait(ok, timeout, lambda: "%s (member %d of %s, srvr %r)" % (what or "a mode", i, self.name, self.srvr(i)))
+        wait_until(ok, timeout, lambda: "%s (member %d of %s, srvr %r)"
+                   % (what or "a mode", i, self.name, self.srvr(i)))
         return box[0]
 
     def wait_stable(self, timeout=20.0, ids=None):
@@ -487,8 +437,8 @@ class Ensemble:
                 if i != leaders[0] and mo != ("observer" if self.members[i].observer else "follower"):
                     return None
             return leaders[0]
-        return _wait(check, timeout, lambda: "a stable ensemble %s (modes %s, running %s)"
-                     % (self.name, self.modes(), self.running()))
+        return wait_until(check, timeout, lambda: "a stable ensemble %s (modes %s, running %s)"
+                          % (self.name, self.modes(), self.running()))
 
     # ------------------------------------------------------------------ partitions
     # isolate(i) cuts member i off from every other member on the quorum and election ports

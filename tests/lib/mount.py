@@ -13,17 +13,23 @@ mount processes it started. Nothing else is touched.
 ZKFS_MOUNT=path overrides bin/zkfs-mount; ZKFS_MOUNT_OPTS adds -o options to every mount
 (watches=oneshot runs the suite on one-shot watches); ZKFS_MOUNT_DEBUG=1 adds -d (every FUSE request
 in the mount's log, ZkMount.log_path).
+
+Also what the mount suites (test_mount.py, test_mount_ensemble.py) share: read/try_read,
+kill_group, Inotify, the MountTest mixin (the test's mounts and processes, its watchdog,
+run_cmd) and main().
 """
 import atexit
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 
 import zkserver
+import zktest
 
 _mounts = []  # every Mount created by this process
 
@@ -336,6 +342,125 @@ def _at_exit():
 atexit.register(_at_exit)
 
 
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def try_read(path):
+    """The file's contents, or None if reading fails (for polling)."""
+    try:
+        return read(path)
+    except OSError:
+        return None
+
+
+def kill_group(p, sig=signal.SIGKILL):
+    """Signals the process group of a Popen started with start_new_session (our own), while
+    its leader runs (a flock holder and its `sleep` go together)."""
+    if p.poll() is not None:
+        return
+    try:
+        os.killpg(p.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class Inotify:
+    """inotifywait -m on paths of the mount; lines are collected with their arrival time.
+    The process is added to test._procs (MountTest kills it); timeout is wait()'s default."""
+
+    def __init__(self, test, *paths, timeout=2.0):
+        self.lines = []
+        self.err = []
+        self.timeout = timeout
+        self.p = subprocess.Popen(["inotifywait", "-m", "-e", "modify,create,delete,delete_self",
+                                   "--format", "%e %w%f"] + list(paths),
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, bufsize=1, start_new_session=True)
+        test._procs.append(self.p)
+        for stream, sink in ((self.p.stdout, self.lines), (self.p.stderr, self.err)):
+            threading.Thread(target=self._reader, args=(stream, sink), daemon=True).start()
+        zktest.wait_until(lambda: any("Watches established" in l for _, l in self.err) or self.p.poll() is not None,
+                          15.0, "inotifywait to set up its watches")
+        if self.p.poll() is not None:
+            raise AssertionError("inotifywait failed: %s" % " ".join(l for _, l in self.err))
+
+    @staticmethod
+    def _reader(stream, sink):
+        for line in stream:
+            sink.append((time.monotonic(), line.rstrip("\n")))
+
+    def wait(self, event, path, since, timeout=None):
+        """The arrival time of the first line at index >= since whose events include event
+        and whose path is path; AssertionError after timeout (default: self.timeout)."""
+        def find():
+            for t, line in self.lines[since:]:
+                ev, _, p = line.partition(" ")
+                if event in ev.split(",") and p.rstrip("/") == path.rstrip("/"):
+                    return t
+            return None
+        return zktest.wait_until(find, self.timeout if timeout is None else timeout,
+                                 lambda: "inotify %s %s (saw %r)" % (event, path, [l for _, l in self.lines[since:]]))
+
+    def stop(self):
+        kill_group(self.p)
+        self.p.wait(5)
+
+
+class MountTest:
+    """Mixin for the mount suites' test cases: self._mounts (the test's Mounts) and
+    self._procs (the Popens it started, each in a session of its own); start_watchdog()
+    makes a watchdog that kills them all if the test runs over TEST_BUDGET seconds (a hung
+    mount fails the test instead of hanging the suite); release_procs() cancels it and
+    kills the processes; run_cmd() runs a command to its end (CHILD_PREEXEC: its
+    preexec_fn)."""
+
+    TEST_BUDGET = 100.0
+    CHILD_PREEXEC = None
+
+    def start_watchdog(self):
+        self._watchdog = Watchdog(self.TEST_BUDGET, self._on_watchdog)
+
+    def _on_watchdog(self):
+        sys.stderr.write("\nwatchdog: %s ran over %.0f s: killing its mounts and processes\n"
+                         % (self.id(), self.TEST_BUDGET))
+        for p in list(self._procs):
+            kill_group(p)
+        for m in list(self._mounts):
+            m.kill9()
+
+    def release_procs(self):
+        if self._watchdog:
+            self._watchdog.cancel()
+        for p in self._procs:
+            kill_group(p)
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+            for f in (p.stdout, p.stderr):
+                if f:
+                    try:
+                        f.close()
+                    except Exception:  # noqa: BLE001
+                        pass
+        self._procs = []
+
+    def run_cmd(self, args, timeout=30.0):
+        """Runs a command to its end; returns (status, stdout, stderr)."""
+        p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True, preexec_fn=self.CHILD_PREEXEC)
+        self._procs.append(p)
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(p)
+            p.communicate()
+            self.fail("%s did not finish within %.0f s" % (" ".join(args), timeout))
+        return p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
 class Watchdog:
     """Calls fire() once if not cancelled within seconds: a test stuck in a system call on
     a hung mount is freed by killing the mount (its requests then fail with ENOTCONN)."""
@@ -354,22 +479,28 @@ class Watchdog:
         self._t.cancel()
 
 
-def main(prefix="mount", module="__main__"):
-    """zktest.main with the mounts: runs the module's tests, unmounts everything, prints the
-    server and mount log tails of failed tests, then "<prefix>: N passed, N failed" as the
-    last line; exits 1 on failure."""
-    import zktest
-
+def main(prefix="mount", module="__main__", log_lines=30, on_failed=None, cleanup=None):
+    """zktest.main with the mounts: runs the module's tests, unmounts everything (then runs
+    cleanup(), when given), prints the mount log tails (log_lines lines) of failed tests,
+    then what on_failed(ids of the failed tests) prints, when given, and the server log
+    tails, then "<prefix>: N passed, N failed" as the last line; exits 1 on failure."""
     t0 = time.monotonic()
 
-    def mount_logs(bad):
+    def failed(bad):
         for m in _mounts:
             if m.test_id in bad and m.log_text().strip():
                 print("---- %s log tail (%s, %s) ----" % (m.name, m.test_id, m.log_path))
-                print(m.log_tail(30))
+                print(m.log_tail(log_lines))
+        if on_failed:
+            on_failed(bad)
+
+    def clean():
+        unmount_all()  # first: the sessions close while their servers run
+        if cleanup:
+            cleanup()
 
     def after():
         remove_all_dirs()
         print("(%.1f s)" % (time.monotonic() - t0))
 
-    zktest.main(module, prefix=prefix, on_failed=mount_logs, cleanup=unmount_all, after=after)
+    zktest.main(module, prefix=prefix, on_failed=failed, cleanup=clean, after=after)

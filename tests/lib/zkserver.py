@@ -97,7 +97,62 @@ class ServerError(Exception):
     pass
 
 
-class ZkServer:
+def server_command(kind, cfg_path, log_path, heap="512m", java_opts=()):
+    """The command line of a server of kind with the config file cfg_path: bin/zkfsd, or
+    Apache ZooKeeper's QuorumPeerMain logging to log_path (its log4j.properties is written
+    beside cfg_path), java with -Xmx<heap> and java_opts."""
+    if kind == "zkfsd":
+        exe = zkfsd_path()
+        if not os.access(exe, os.X_OK):
+            raise ServerError("%s is not built (run: make bin/zkfsd)" % exe)
+        return [exe, cfg_path]
+    props = os.path.join(os.path.dirname(cfg_path), "log4j.properties")
+    with open(props, "w") as f:
+        f.write("log4j.rootLogger=INFO, FILE\n"
+                "log4j.appender.FILE=org.apache.log4j.FileAppender\n"
+                "log4j.appender.FILE.File=%s\n"
+                "log4j.appender.FILE.Append=true\n"
+                "log4j.appender.FILE.layout=org.apache.log4j.PatternLayout\n"
+                "log4j.appender.FILE.layout.ConversionPattern=%%d{ISO8601} %%-5p [%%t:%%C{1}@%%L] - %%m%%n\n"
+                % log_path)
+    # Client JIT only and the serial collector: a test server lives seconds, and starts
+    # in about one second this way.
+    return (["java", "-Xmx" + heap, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+             "-Dlog4j.configuration=file:" + props, "-Dzookeeper.jmx.log4j.disable=true"] + list(java_opts)
+            + ["-cp", apache_classpath(), "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg_path])
+
+
+class ServerLog:
+    """The log of a server process (ZkServer, ensemble.Member): log_path, and stdout_path
+    (Apache's stdout, beside its log4j file; zkfsd writes everything to log_path)."""
+
+    def log_size(self):
+        """The log's current size: pass it to log_text/wait_log to look only at newer lines."""
+        try:
+            return os.path.getsize(self.log_path)
+        except OSError:
+            return 0
+
+    def log_text(self, since=0):
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(since)
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, n=40):
+        """The last n lines of the log, then of stdout_path (when there is one)."""
+        lines = self.log_text().splitlines()
+        try:
+            with open(self.stdout_path, errors="replace") as f:
+                lines += ["[stdout] " + l for l in f.read().splitlines()]
+        except OSError:
+            pass
+        return "\n".join(lines[-n:])
+
+
+class ZkServer(ServerLog):
     """One server process. Config keys in `extra` are appended to zoo.cfg (they override the
     defaults). `env` adds environment variables (e.g. ZKFS_LOG=debug for zkfsd)."""
 
@@ -114,6 +169,7 @@ class ZkServer:
         os.makedirs(self.data_dir)
         self.cfg_path = os.path.join(self.dir, "zoo.cfg")
         self.log_path = os.path.join(self.dir, "server.log")
+        self.stdout_path = os.path.join(self.dir, "stdout.log")  # apache only
         self.port = None
         self.proc = None
         self.starts = 0
@@ -145,27 +201,6 @@ class ZkServer:
             for k, v in cfg.items():
                 f.write("%s=%s\n" % (k, v))
 
-    def _command(self):
-        if self.kind == "zkfsd":
-            exe = zkfsd_path()
-            if not os.access(exe, os.X_OK):
-                raise ServerError("%s is not built (run: make bin/zkfsd)" % exe)
-            return [exe, self.cfg_path]
-        props = os.path.join(self.dir, "log4j.properties")
-        with open(props, "w") as f:
-            f.write("log4j.rootLogger=INFO, FILE\n"
-                    "log4j.appender.FILE=org.apache.log4j.FileAppender\n"
-                    "log4j.appender.FILE.File=%s\n"
-                    "log4j.appender.FILE.Append=true\n"
-                    "log4j.appender.FILE.layout=org.apache.log4j.PatternLayout\n"
-                    "log4j.appender.FILE.layout.ConversionPattern=%%d{ISO8601} %%-5p [%%t:%%C{1}@%%L] - %%m%%n\n"
-                    % self.log_path)
-        # Client JIT only and the serial collector: a test server lives seconds, and starts
-        # in about one second this way.
-        return ["java", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-Dlog4j.configuration=file:" + props, "-Dzookeeper.jmx.log4j.disable=true",
-                "-cp", apache_classpath(), "org.apache.zookeeper.server.quorum.QuorumPeerMain", self.cfg_path]
-
     def start(self, timeout=None):
         """Starts the server (on the same port and dataDir as before if it ran already) and
         waits until it answers ruok. Returns host:port."""
@@ -177,10 +212,10 @@ class ZkServer:
             if not keep_port:
                 self.port = free_port()
             self._write_cfg()
-            cmd = self._command()
+            cmd = server_command(self.kind, self.cfg_path, self.log_path)
             env = dict(os.environ)
             env.update(self.env)
-            out = open(self.log_path if self.kind == "zkfsd" else os.path.join(self.dir, "stdout.log"), "ab")
+            out = open(self.log_path if self.kind == "zkfsd" else self.stdout_path, "ab")
             try:
                 self.proc = subprocess.Popen(cmd, cwd=self.dir, stdin=subprocess.DEVNULL, stdout=out,
                                              stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -274,21 +309,6 @@ class ZkServer:
             return None
         return None
 
-    def log_size(self):
-        """The log's current size: pass it to log_text/wait_log to look only at newer lines."""
-        try:
-            return os.path.getsize(self.log_path)
-        except OSError:
-            return 0
-
-    def log_text(self, since=0):
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(since)
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
     def wait_log(self, pattern, since=0, timeout=10.0):
         """Polls the log (from offset since) until a line matches the regex; returns the line
         or None after timeout."""
@@ -309,16 +329,6 @@ class ZkServer:
         """Lines of the log (from offset since) where a sanitizer reported an error: a
         sanitized zkfsd does not always die of them (UBSan goes on)."""
         return [l for l in self.log_text(since).splitlines() if self.SANITIZER_RX.search(l)]
-
-    def log_tail(self, n=40):
-        lines = self.log_text().splitlines()
-        if self.kind == "apache":
-            try:
-                with open(os.path.join(self.dir, "stdout.log"), errors="replace") as f:
-                    lines += ["[stdout] " + l for l in f.read().splitlines()]
-            except OSError:
-                pass
-        return "\n".join(lines[-n:])
 
     def cleanup(self):
         """Stops the server and removes its directory."""
