@@ -490,7 +490,9 @@ check "queue: four racing takers on two mounts get the four items, each once (go
 check "queue: stdin as the item, binary-safe" \
     eval 'printf "two\nlines\n" | q "$A" jobs put > /dev/null && [ "$(q "$B" jobs take | od -c)" = "$(printf "two\nlines\n" | od -c)" ]'
 check "queue: an empty item is refused" eval '! q "$A" jobs put < /dev/null 2> /dev/null'
-check "queue: the queue is empty at the end" wait_for 5 eval '[ -z "$(q "$A" jobs)" ] && [ -z "$(q "$B" jobs)" ]'
+wait_for 15 eval '[ -z "$(q "$A" jobs)" ] && [ -z "$(q "$B" jobs)" ]'
+check "queue: the queue is empty at the end (left on a: $(q "$A" jobs | tr '\n' ' ')b: $(q "$B" jobs | tr '\n' ' '))" \
+    eval '[ -z "$(q "$A" jobs)" ] && [ -z "$(q "$B" jobs)" ]'
 
 # ---------------------------------------------------------------------------------------------
 echo "# barrier.sh"
