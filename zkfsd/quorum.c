@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,9 +67,17 @@ struct quorum {
 
 static void set_time(struct quorum *q) { server_set_time(q->srv, mono_ms(), wall_ms()); }
 
-static void fatal(const char *fmt, const char *what)
+/* The member cannot go on without risking its log or its state: it stops (exit status 3,
+ * as for a log error); restarted, it recovers and syncs with the leader again. */
+static void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void fatal(const char *fmt, ...)
 {
-    LOG_ERROR(fmt, what);
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    LOG_ERROR("%s: stopping", msg);
     exit(WAL_EXIT_STATUS);
 }
 
@@ -109,7 +118,7 @@ static void write_epoch(const char *dir, const char *name, uint64_t v)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || write(fd, buf, (size_t)len) != len || fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0 ||
         zk_fsync_dir(dir) < 0)
-        fatal("cannot persist the epoch file %s (an epoch must never go back): stopping", path);
+        fatal("cannot persist the epoch file %s (an epoch must never go back): %s", path, strerror(errno));
 }
 
 /* ---------------- sending ---------------- */
@@ -267,16 +276,16 @@ static void carry_out(struct quorum *q, const struct zab_effect *e)
         break;
     case ZX_COMMIT:
         if (server_commit(q->srv, (int64_t)e->zxid, e->txn, e->txnlen) < 0)
-            fatal("cannot apply a committed txn (%s): stopping rather than diverge", "see above");
+            fatal("cannot apply committed txn 0x%" PRIx64 " (see above); rather than diverge", e->zxid);
         break;
     case ZX_SEND_SNAPSHOT:
         break; /* streamed right behind its SNAP message */
     case ZX_INSTALL_SNAPSHOT:
         if (!q->snap || q->snap_zxid != e->zxid)
-            fatal("asked to install a snapshot that was not received%s", "");
+            fatal("asked to install the snapshot of zxid 0x%" PRIx64 ", which was not received", e->zxid);
         storage_install(q->st, q->snap, q->snap_len);
         if ((uint64_t)server_last_zxid(q->srv) != e->zxid)
-            fatal("the leader's snapshot does not hold the zxid it announced%s", "");
+            fatal("the leader's snapshot does not hold zxid 0x%" PRIx64 ", which it announced", e->zxid);
         drop_snapshot(q);
         break;
     case ZX_ROLE:
@@ -395,7 +404,7 @@ static void on_snap_msg(struct quorum *q, uint64_t from, const struct peer_msg *
     }
     uint8_t *p = realloc(q->snap, q->snap_have + m->data_len);
     if (!p)
-        fatal("out of memory receiving the leader's snapshot%s", "");
+        fatal("out of memory receiving the leader's snapshot");
     q->snap = p;
     memcpy(q->snap + q->snap_have, m->data, m->data_len);
     q->snap_have += m->data_len;
@@ -526,7 +535,7 @@ static void propose(void *ctx, const struct txn *x)
     jb_init(&b);
     txn_encode(&b, x);
     if (b.oom)
-        fatal("out of memory encoding a proposal%s", "");
+        fatal("out of memory encoding a proposal");
     struct zab_event ev = {.kind = ZE_PROPOSE, .txn = b.p, .txnlen = b.len};
     if (zab_step(q->z, &ev, mono_ms()) < 0) {
         /* leadership is being lost: the server drops its pending txns when its mode follows */
