@@ -35,10 +35,8 @@ int log_enabled(enum log_level lvl)
     return (int)lvl <= level;
 }
 
-void log_msg(enum log_level lvl, const char *fmt, ...)
+static void vlog(enum log_level lvl, const char *fmt, va_list ap)
 {
-    if (!log_enabled(lvl))
-        return;
     char line[2048];
     struct timespec ts;
     struct tm tm;
@@ -47,12 +45,28 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
     int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s [%s] ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                      ts.tv_nsec / 1000000, names[lvl], component);
-    va_list ap;
-    va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-    va_end(ap);
     n += m < 0 ? 0 : (m >= (int)sizeof(line) - n - 1 ? (int)sizeof(line) - n - 2 : m);
     line[n++] = '\n';
     ssize_t w = write(2, line, n);
     (void)w;
+}
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+{
+    if (!log_enabled(lvl))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(lvl, fmt, ap);
+    va_end(ap);
+}
+
+void log_fatal(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(LOG_LVL_ERROR, fmt, ap);
+    va_end(ap);
+    _exit(status);
 }

@@ -13,6 +13,9 @@ int log_parse_level(const char *s);
 void log_set_component(const char *name);
 int log_enabled(enum log_level lvl);
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Logs an ERROR line and ends the process at once with status (_exit: safe from any thread,
+ * nothing buffered is flushed on the way out, no atexit handler runs). */
+void log_fatal(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 
 #define LOG_ERROR(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define LOG_WARN(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)

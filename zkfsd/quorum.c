@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,17 +68,7 @@ static void set_time(struct quorum *q) { server_set_time(q->srv, mono_ms(), wall
 
 /* The member cannot go on without risking its log or its state: it stops (exit status 3,
  * as for a log error); restarted, it recovers and syncs with the leader again. */
-static void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fatal(const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    LOG_ERROR("%s: stopping", msg);
-    exit(WAL_EXIT_STATUS);
-}
+#define fatal(...) log_fatal(WAL_EXIT_STATUS, __VA_ARGS__)
 
 /* ---------------- epoch files ---------------- */
 

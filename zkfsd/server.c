@@ -1048,6 +1048,16 @@ static void handle_auth(struct server *s, struct zconn *c, struct zk_request *q)
     }
 }
 
+/* A request that fails before reaching the log: answered in its turn on the connection. */
+static void answer_error(struct server *s, struct zconn *c, struct preq *pq, int32_t err)
+{
+    jute_free_request(&pq->req);
+    pq->err = err;
+    pq->state = PQ_DONE;
+    enqueue(c, pq);
+    drain(s, c);
+}
+
 /* A request answered later: its decoded form must not borrow the caller's frame. */
 static int keep_frame(struct preq *pq, const uint8_t *p, size_t n)
 {
@@ -1113,11 +1123,7 @@ int server_frame(struct server *s, struct zconn *c, const uint8_t *p, size_t n)
                  ": answering MARSHALLINGERROR",
                  zop_name(pq->type), pq->xid, n, c->remote, (uint64_t)c->session);
         s->st.bad_frames++;
-        jute_free_request(&pq->req);
-        pq->err = ZMARSHALLINGERROR;
-        pq->state = PQ_DONE;
-        enqueue(c, pq);
-        drain(s, c);
+        answer_error(s, c, pq, ZMARSHALLINGERROR);
         return 0;
     }
     if (pq->type == ZOP_AUTH) {
@@ -1157,11 +1163,7 @@ int server_frame(struct server *s, struct zconn *c, const uint8_t *p, size_t n)
     /* a write */
     if (forwarding(s)) {
         if (!paths_present(&pq->req)) {
-            jute_free_request(&pq->req);
-            pq->err = ZMARSHALLINGERROR;
-            pq->state = PQ_DONE;
-            enqueue(c, pq);
-            drain(s, c);
+            answer_error(s, c, pq, ZMARSHALLINGERROR);
             return 0;
         }
         jute_free_request(&pq->req);
@@ -1222,10 +1224,7 @@ int server_frame(struct server *s, struct zconn *c, const uint8_t *p, size_t n)
     }
     if (rc != ZOK) {
         free(x);
-        pq->err = rc;
-        pq->state = PQ_DONE;
-        enqueue(c, pq);
-        drain(s, c);
+        answer_error(s, c, pq, rc);
         return 0;
     }
     pq->state = PQ_INFLIGHT;

@@ -7,7 +7,6 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <assert.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,17 +51,7 @@ static void put32(uint8_t *p, uint32_t v)
 }
 
 /* A log I/O error: never retried, never acknowledged past. */
-__attribute__((noreturn, format(printf, 1, 2))) static void fatal(const char *fmt, ...);
-static void fatal(const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    LOG_ERROR("FATAL transaction log error: %s; exiting without acknowledging anything not yet durable", msg);
-    _exit(WAL_EXIT_STATUS);
-}
+#define fatal(...) log_fatal(WAL_EXIT_STATUS, "FATAL transaction log error (nothing not yet durable is acknowledged): " __VA_ARGS__)
 
 int zk_fsync_dir(const char *dir)
 {
