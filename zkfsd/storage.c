@@ -167,8 +167,7 @@ static void stop_wal(struct storage *st)
 
 static void fatal_storage(const char *what, const char *err)
 {
-    LOG_ERROR("%s: %s; stopping (the log must stay the truth)", what, err);
-    exit(WAL_EXIT_STATUS);
+    log_fatal(WAL_EXIT_STATUS, "%s: %s; stopping (the log must stay the truth)", what, err);
 }
 
 void storage_append(struct storage *st, int64_t zxid, const uint8_t *txn, size_t n)
