@@ -149,6 +149,8 @@ fail_tree:
     return NULL;
 }
 
+static void drop_pending(struct server *s);
+
 static void preq_free(struct preq *q)
 {
     jute_free_request(&q->req);
@@ -171,16 +173,7 @@ void server_free(struct server *s)
         server_conn_closed(s, c);
     }
     /* txns never made durable: their requests were left to them by the closed connections */
-    while (s->chead) {
-        struct ptxn *p = s->chead;
-        s->chead = p->next;
-        txn_free(&p->txn);
-        if (p->pq)
-            preq_free(p->pq);
-        if (p->conn)
-            conn_unref(p->conn);
-        free(p);
-    }
+    drop_pending(s);
     watch_free(s->watches);
     sess_free(s->sessions);
     prep_destroy(&s->prep);

@@ -439,17 +439,24 @@ static int valid_record_after(const struct mapped *m, size_t off)
     return 0;
 }
 
+/* The log files of dir by first zxid, or -1 with a message. */
+static int list_logs(const char *dir, char ***names, int64_t **starts, char *err, size_t errlen)
+{
+    int n = zk_list_files(dir, "log.", names, starts);
+    if (n < 0)
+        snprintf(err, errlen, "cannot read log directory %s: %s", dir, strerror(errno));
+    return n;
+}
+
 int wal_replay(const char *dir, int64_t after, int (*fn)(void *ctx, const struct txn *x), void *ctx, int64_t *last,
                char *err, size_t errlen)
 {
     char **names;
     int64_t *starts;
     *last = after;
-    int n = zk_list_files(dir, "log.", &names, &starts);
-    if (n < 0) {
-        snprintf(err, errlen, "cannot read log directory %s: %s", dir, strerror(errno));
+    int n = list_logs(dir, &names, &starts, err, errlen);
+    if (n < 0)
         return -1;
-    }
     /* skip files wholly before the snapshot: a file is needed if the next one starts after it */
     int first = 0;
     for (int i = 0; i + 1 < n; i++)
@@ -582,11 +589,9 @@ int wal_truncate(const char *dir, int64_t after, char *err, size_t errlen)
 {
     char **names;
     int64_t *starts;
-    int n = zk_list_files(dir, "log.", &names, &starts);
-    if (n < 0) {
-        snprintf(err, errlen, "cannot read log directory %s: %s", dir, strerror(errno));
+    int n = list_logs(dir, &names, &starts, err, errlen);
+    if (n < 0)
         return -1;
-    }
     /* the file holding `after` is the last one named at or before it; none: every file goes */
     int hold = -1;
     for (int i = 0; i < n; i++)
